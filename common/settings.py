@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     login_attempts_per_mobile: int = 5
     login_attempts_per_address: int = 30
     login_window_seconds: int = 300
+    # Subgraphs sit behind the router, which sets X-Forwarded-For; trust its first hop.
+    trust_forwarded_for: bool = True
 
     # WeChat: mini-program credentials and the API base (the bundled sandbox by default).
     wechat_mini_appid: str = "wx0000000000sandbox"

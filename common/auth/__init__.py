@@ -1,0 +1,1 @@
+"""Authentication: JWT tokens with per-user revocation, the request viewer, permissions."""

@@ -1,0 +1,73 @@
+"""The `looklook` command: dev runner, migrations, schema export, one-subgraph server."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from common import migrations
+from common.settings import PROJECT_ROOT, Domain, get_settings
+from common.subgraphs import app_path, available_domains, schema_path
+
+SCHEMA_DIR = PROJECT_ROOT / "schema"
+
+
+def export_sdl(domain: Domain) -> str:
+    module_name, attribute = schema_path(domain).split(":")
+    schema = getattr(importlib.import_module(module_name), attribute)
+    return f"{schema.as_str().rstrip()}\n"
+
+
+def _domains(names: Sequence[str]) -> list[Domain]:
+    return [Domain(name) for name in names] if names else available_domains()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole system on embedded defaults")
+    migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
+    migrate.add_argument("domains", nargs="*", choices=[d.value for d in Domain])
+    export = commands.add_parser("export-schema", help="write schema/<subgraph>.graphql")
+    export.add_argument("domains", nargs="*", choices=[d.value for d in Domain])
+    serve = commands.add_parser("serve", help="serve one subgraph with uvicorn")
+    serve.add_argument("domain", choices=[d.value for d in Domain])
+    serve.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+
+    if args.command == "dev":
+        from common.devrunner import run_dev
+
+        return run_dev(settings)
+    if args.command == "migrate":
+        for domain in _domains(args.domains):
+            migrations.upgrade(domain)
+        return 0
+    if args.command == "export-schema":
+        SCHEMA_DIR.mkdir(exist_ok=True)
+        for domain in _domains(args.domains):
+            (SCHEMA_DIR / f"{domain.value}.graphql").write_text(export_sdl(domain))
+            print(f"wrote schema/{domain.value}.graphql")
+        return 0
+    if args.command == "serve":
+        import uvicorn
+
+        domain = Domain(args.domain)
+        uvicorn.run(
+            app_path(domain),
+            host=settings.host,
+            port=settings.port(domain),
+            workers=args.workers,
+            access_log=False,
+            log_config=None,
+        )
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Prometheus metrics per GraphQL operation, and the `/metrics` endpoint that serves them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+
+OPERATIONS = Counter(
+    "graphql_operations_total",
+    "GraphQL operations handled, by operation name and outcome.",
+    ["service", "operation_name", "operation_type", "outcome"],
+)
+DURATION = Histogram(
+    "graphql_operation_duration_seconds",
+    "Time to execute a GraphQL operation.",
+    ["service", "operation_name", "operation_type"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# Operation names come from clients: cap them so a client cannot blow up label storage.
+_MAX_NAME = 64
+
+
+def graphql_metrics_extension(service: str) -> type[SchemaExtension]:
+    """An extension class bound to a service name (the schema takes classes, not instances)."""
+
+    class GraphQLMetrics(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            started = time.perf_counter()
+            yield
+            context = self.execution_context
+            name = (context.operation_name or "anonymous")[:_MAX_NAME]
+            try:
+                kind = str(context.operation_type.value)
+            except Exception:
+                kind = "unknown"
+            result = context.result
+            outcome = "error" if result is None or getattr(result, "errors", None) else "ok"
+            DURATION.labels(service, name, kind).observe(time.perf_counter() - started)
+            OPERATIONS.labels(service, name, kind, outcome).inc()
+
+    return GraphQLMetrics
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

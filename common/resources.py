@@ -1,0 +1,70 @@
+"""What a subgraph process holds for its lifetime: settings, database, Redis, clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from common.auth.tokens import TokenService
+from common.db import Database
+from common.redis import create_redis
+from common.settings import Domain, Settings
+
+T = TypeVar("T")
+
+
+class AsyncClosable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+# Builds a domain's outbound clients (e.g. the WeChat API) from settings.
+ClientFactory = Callable[[Settings], Sequence[AsyncClosable]]
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    db: Database
+    redis: Redis
+    tokens: TokenService
+    clients: dict[type[Any], AsyncClosable] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls, domain: Domain, settings: Settings, client_factory: ClientFactory | None
+    ) -> Resources:
+        redis = create_redis(settings.redis_url)
+        resources = cls(
+            settings=settings,
+            db=Database(
+                settings.database_url(domain),
+                echo=settings.database_echo,
+                pool_size=settings.database_pool_size,
+            ),
+            redis=redis,
+            tokens=TokenService(
+                redis,
+                secret=settings.jwt_secret,
+                issuer=settings.jwt_issuer,
+                access_ttl=settings.access_token_ttl,
+                refresh_ttl=settings.refresh_token_ttl,
+            ),
+        )
+        for client in client_factory(settings) if client_factory else ():
+            resources.clients[type(client)] = client
+        return resources
+
+    def client(self, kind: type[T]) -> T:
+        """The process's client of a given class (registered by the subgraph's app)."""
+        client = self.clients[kind]
+        assert isinstance(client, kind)
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+        await self.redis.aclose()
+        await self.db.dispose()

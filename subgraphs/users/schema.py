@@ -1,0 +1,196 @@
+"""The users subgraph's GraphQL surface (API.md, users section)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Self
+
+import strawberry
+from common.wechat.miniprogram import MiniProgramClient
+
+from common.auth.permissions import IsAuthenticated
+from common.auth.tokens import TokenPair
+from common.context import Info
+from common.errors import Unauthenticated
+from common.schema import build_schema
+from subgraphs.users import service
+from subgraphs.users.loaders import users_by_id
+from subgraphs.users.models import SexCode
+from subgraphs.users.models import User as UserRow
+
+
+@strawberry.enum
+class Sex(Enum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def from_code(cls, code: int) -> Sex:
+        return cls[SexCode(code).name]
+
+    def to_code(self) -> SexCode:
+        return SexCode[self.name]
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+    nickname: str
+    avatar: str | None
+    sex: Sex
+    info: str | None
+    _mobile: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            nickname=row.nickname,
+            avatar=row.avatar,
+            sex=Sex.from_code(row.sex),
+            info=row.info,
+            _mobile=row.mobile,
+        )
+
+    @strawberry.field(description="The mobile number; only the user themself can see it.")
+    async def mobile(self, info: Info) -> str | None:
+        return self._mobile if await info.context.viewer.is_user(int(self.id)) else None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        if not id.isdigit():
+            return None
+        row = await info.context.loaders.get(users_by_id).load(int(id))
+        return cls.from_row(row) if row else None
+
+
+@strawberry.type
+class AuthPayload:
+    access_token: str
+    access_expire: int = strawberry.field(description="Unix time the access token expires.")
+    refresh_after: int = strawberry.field(description="Unix time from which to refresh.")
+    refresh_token: str
+    user: User
+
+
+@strawberry.input
+class RegisterInput:
+    mobile: str
+    password: str
+    nickname: str | None = None
+
+
+@strawberry.input
+class LoginInput:
+    mobile: str
+    password: str
+
+
+@strawberry.input(description="What wx.login and wx.getUserProfile give the mini-program.")
+class WxMiniAuthInput:
+    code: str
+    iv: str
+    encrypted_data: str
+
+
+@strawberry.input(description="Only the fields given are changed.")
+class UpdateProfileInput:
+    nickname: str | None = None
+    sex: Sex | None = None
+    avatar: str | None = None
+    info: str | None = None
+
+
+def _auth_payload(pair: TokenPair, user: UserRow) -> AuthPayload:
+    return AuthPayload(
+        access_token=pair.access_token,
+        access_expire=pair.access_expire,
+        refresh_after=pair.refresh_after,
+        refresh_token=pair.refresh_token,
+        user=User.from_row(user),
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The logged-in user; null when anonymous.")
+    async def me(self, info: Info) -> User | None:
+        user_id = await info.context.viewer.user_id()
+        if user_id is None:
+            return None
+        row = await info.context.loaders.get(users_by_id).load(user_id)
+        return User.from_row(row) if row else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create an account with a mobile number and a password.")
+    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+        resources = info.context.resources
+        user = await service.register(
+            resources.db, mobile=input.mobile, password=input.password, nickname=input.nickname
+        )
+        return _auth_payload(await resources.tokens.issue(user.id), user)
+
+    @strawberry.mutation(description="Log in with a mobile number and a password.")
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        resources = info.context.resources
+        user = await service.authenticate(
+            resources.db,
+            resources.redis,
+            service.LoginLimits.from_settings(resources.settings),
+            mobile=input.mobile,
+            password=input.password,
+            client_address=info.context.client_address,
+        )
+        return _auth_payload(await resources.tokens.issue(user.id), user)
+
+    @strawberry.mutation(description="Log in from the mini-program; the first login registers.")
+    async def wx_mini_auth(self, info: Info, input: WxMiniAuthInput) -> AuthPayload:
+        resources = info.context.resources
+        user = await service.login_with_wechat(
+            resources.db,
+            resources.client(MiniProgramClient),
+            appid=resources.settings.wechat_mini_appid,
+            code=input.code,
+            encrypted_data=input.encrypted_data,
+            iv=input.iv,
+        )
+        return _auth_payload(await resources.tokens.issue(user.id), user)
+
+    @strawberry.mutation(description="Exchange a refresh token (usable once) for new tokens.")
+    async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
+        resources = info.context.resources
+        user_id, pair = await resources.tokens.refresh(refresh_token)
+        user = await service.get_user(resources.db, user_id)
+        if user is None:
+            raise Unauthenticated("This account no longer exists.")
+        return _auth_payload(pair, user)
+
+    @strawberry.mutation(
+        description="Log out everywhere: every token of the user stops working at once.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def logout(self, info: Info) -> bool:
+        user_id = await info.context.viewer.require_user_id()
+        await info.context.resources.tokens.revoke_all(user_id)
+        return True
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
+        user_id = await info.context.viewer.require_user_id()
+        row = await service.update_profile(
+            info.context.resources.db,
+            user_id,
+            service.ProfileChanges(
+                nickname=input.nickname,
+                sex=input.sex.to_code() if input.sex else None,
+                avatar=input.avatar,
+                info=input.info,
+            ),
+        )
+        return User.from_row(row)
+
+
+schema = build_schema("users", query=Query, mutation=Mutation, types=[User])

@@ -1,0 +1,80 @@
+"""Suite-wide fixtures: fresh backends, then (for end-to-end tests) the running stack."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.settings import Domain, Settings, get_settings
+from tests.support.backends import RedisServer, database_urls
+from tests.support.graphql import GraphQLClient
+from tests.support.stack import Stack
+
+TEST_JWT_SECRET = "test-secret-for-the-looklook-suite-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="looklook-test-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
+    """Environment of every process under test; also applied to this process."""
+    redis_server = RedisServer(tmp_root)
+    env = {
+        "ENV": "test",
+        "DATA_DIR": str(tmp_root),
+        "REDIS_URL": redis_server.url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "WARNING",
+        # Generous per-address limit: the whole suite logs in from one address.
+        "LOGIN_ATTEMPTS_PER_ADDRESS": "10000",
+    }
+    for domain, url in database_urls(tmp_root).items():
+        env[f"{domain.value.upper()}_DATABASE_URL"] = url
+    saved = dict(os.environ)
+    os.environ.update(env)
+    get_settings.cache_clear()
+    from common import migrations
+    from common.subgraphs import available_domains
+
+    for domain in available_domains():
+        migrations.upgrade(domain)
+    yield env
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+    redis_server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(backend_env: dict[str, str]) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(backend_env: dict[str, str]) -> Iterator[Stack]:
+    running = Stack(env={**os.environ, **backend_env})
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def router(stack: Stack) -> GraphQLClient:
+    """A GraphQL client of the router: what the mini-program talks to."""
+    return GraphQLClient(stack.router_url)
+
+
+@pytest.fixture(scope="session")
+def users_subgraph(stack: Stack) -> GraphQLClient:
+    return GraphQLClient(stack.subgraph_urls[Domain.USERS])

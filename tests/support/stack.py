@@ -1,0 +1,56 @@
+"""The running system for end-to-end tests: WeChat sandbox, subgraphs and the router."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from common.devrunner import ROUTER_DIR, Supervisor, wait_until_up
+from common.settings import PROJECT_ROOT, Domain
+from common.subgraphs import app_path, available_domains
+from tests.support.backends import free_port
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    subgraph_urls: dict[Domain, str] = field(default_factory=dict)
+    router_url: str = ""
+    sandbox_url: str = ""
+
+    def start(self) -> None:
+        python = sys.executable
+        sandbox_port = free_port()
+        self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        env = {**self.env, "SANDBOX_PORT": str(sandbox_port), "WECHAT_API_BASE": self.sandbox_url}
+        self.env = env
+        sandbox = self.supervisor.start("sandbox", [python, "-m", "sandbox"], env=env)
+        wait_until_up(f"{self.sandbox_url}/healthz", sandbox)
+        router_env = dict(env)
+        for domain in available_domains():
+            port = free_port()
+            process = self.supervisor.start(
+                domain.value,
+                [python, "-m", "uvicorn", app_path(domain), "--host", "127.0.0.1",
+                 "--port", str(port), "--no-access-log"],
+                env=env,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/healthz", process)
+            self.subgraph_urls[domain] = f"{base}/graphql"
+            router_env[f"SUBGRAPH_{domain.value.upper()}_URL"] = f"{base}/graphql"
+        router_port = free_port()
+        router_env.update(
+            ROUTER_PORT=str(router_port),
+            SUPERGRAPH_PATH=str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
+        )
+        router = self.supervisor.start(
+            "router", [str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"), "supergraph"],
+            cwd=ROUTER_DIR, env=router_env,
+        )  # fmt: skip
+        self.router_url = f"http://127.0.0.1:{router_port}/graphql"
+        wait_until_up(f"http://127.0.0.1:{router_port}/readiness", router, timeout=90)
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
