@@ -20,8 +20,8 @@ def export_sdl(domain: Domain) -> str:
     return f"{schema.as_str().rstrip()}\n"
 
 
-def _domains(names: Sequence[str]) -> list[Domain]:
-    return [Domain(name) for name in names] if names else available_domains()
+def _domains(chosen: Sequence[Domain]) -> list[Domain]:
+    return list(chosen) if chosen else available_domains()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,9 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole system on embedded defaults")
     migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
-    migrate.add_argument("domains", nargs="*", choices=[d.value for d in Domain])
+    migrate.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
     export = commands.add_parser("export-schema", help="write schema/<subgraph>.graphql")
-    export.add_argument("domains", nargs="*", choices=[d.value for d in Domain])
+    export.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
     serve = commands.add_parser("serve", help="serve one subgraph with uvicorn")
     serve.add_argument("domain", choices=[d.value for d in Domain])
     serve.add_argument("--workers", type=int, default=1)

@@ -52,6 +52,8 @@ def configure_logging(service: str, settings: Settings) -> None:
             logging.Formatter("%(asctime)s %(levelname)-7s %(service)s %(name)s: %(message)s")
         )
     root.addHandler(handler)
+    # httpx logs full URLs at INFO, and WeChat puts the app secret in the query string.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()

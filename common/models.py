@@ -56,14 +56,18 @@ def utcnow() -> datetime:
 class AuditColumns:
     """id, create/update/delete time, soft-delete flag and optimistic-lock version."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    update_time: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True, sort_order=-100)
+    create_time: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False, sort_order=100
     )
-    delete_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    del_state: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
-    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    update_time: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False, sort_order=101
+    )
+    delete_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, sort_order=102)
+    del_state: Mapped[int] = mapped_column(
+        SmallInteger, default=0, server_default="0", sort_order=103
+    )
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", sort_order=104)
 
 
 __all__ = ["NAMING_CONVENTION", "AuditColumns", "BigId", "UTCDateTime", "utcnow"]

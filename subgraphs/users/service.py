@@ -6,12 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from common.wechat.miniprogram import (
-    MiniProgramClient,
-    WeChatDecryptError,
-    WeChatLoginError,
-    decrypt_user_info,
-)
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +15,12 @@ from common import ratelimit
 from common.db import Database
 from common.errors import BadUserInput, Conflict, DomainError, ErrorCode, NotFound, Unauthenticated
 from common.settings import Settings
+from common.wechat.miniprogram import (
+    MiniProgramClient,
+    WeChatDecryptError,
+    WeChatLoginError,
+    decrypt_user_info,
+)
 from subgraphs.users import validation
 from subgraphs.users.models import AuthType, SexCode, User, UserAuth
 from subgraphs.users.passwords import hash_password, verify_password

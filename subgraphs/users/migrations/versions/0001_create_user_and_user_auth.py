@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:50:18.035535
+Create Date: 2026-11-22 23:15:24.301318
 """
 
 from collections.abc import Sequence
@@ -21,18 +21,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "user",
-        sa.Column("mobile", sa.String(length=11), nullable=True),
-        sa.Column("password", sa.String(length=255), nullable=True),
-        sa.Column("nickname", sa.String(length=64), nullable=False),
-        sa.Column("sex", sa.SmallInteger(), nullable=False),
-        sa.Column("avatar", sa.String(length=255), nullable=True),
-        sa.Column("info", sa.String(length=255), nullable=True),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             autoincrement=True,
             nullable=False,
         ),
+        sa.Column("mobile", sa.String(length=11), nullable=True),
+        sa.Column("password", sa.String(length=255), nullable=True),
+        sa.Column("nickname", sa.String(length=64), nullable=False),
+        sa.Column("sex", sa.SmallInteger(), nullable=False),
+        sa.Column("avatar", sa.String(length=255), nullable=True),
+        sa.Column("info", sa.String(length=255), nullable=True),
         sa.Column("create_time", common.models.UTCDateTime(), nullable=False),
         sa.Column("update_time", common.models.UTCDateTime(), nullable=False),
         sa.Column("delete_time", common.models.UTCDateTime(), nullable=True),
@@ -43,15 +43,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "user_auth",
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("auth_type", sa.String(length=12), nullable=False),
-        sa.Column("auth_key", sa.String(length=64), nullable=False),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             autoincrement=True,
             nullable=False,
         ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("auth_type", sa.String(length=12), nullable=False),
+        sa.Column("auth_key", sa.String(length=64), nullable=False),
         sa.Column("create_time", common.models.UTCDateTime(), nullable=False),
         sa.Column("update_time", common.models.UTCDateTime(), nullable=False),
         sa.Column("delete_time", common.models.UTCDateTime(), nullable=True),

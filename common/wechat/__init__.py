@@ -1,0 +1,1 @@
+"""Clients of WeChat's server APIs (the same code talks to the bundled sandbox in dev)."""

@@ -1,0 +1,40 @@
+"""The WeChat sandbox: a stand-in for WeChat's servers, for development and tests only.
+
+Each WeChat area (mini-program login now; Pay v3 and subscribe messages later)
+is one module exposing `routes`; adding an area means writing that module and
+listing it in `AREAS`. Shared memory lives in `sandbox.state.SandboxState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from common.settings import Settings, get_settings
+from sandbox import miniprogram
+from sandbox.state import SandboxState
+
+# The WeChat areas the sandbox plays; each module exposes `routes`.
+AREAS: tuple[ModuleType, ...] = (miniprogram,)
+
+
+async def healthz(_: Request) -> JSONResponse:
+    """Liveness, polled by the dev runner and the test stack before they go on."""
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """A sandbox app with fresh state, answering for the appid and secret in `settings`."""
+    settings = settings or get_settings()
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    for area in AREAS:
+        area_routes: Sequence[BaseRoute] = area.routes
+        routes.extend(area_routes)
+    app = Starlette(routes=routes)
+    app.state.sandbox = SandboxState(settings)
+    return app
