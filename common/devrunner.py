@@ -68,6 +68,26 @@ class Supervisor:
                 process.wait()
 
 
+# Hive Gateway reads LOG_LEVEL too, with its own names.
+_GATEWAY_LOG_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
+
+
+def router_command() -> list[str]:
+    gateway = shutil.which("hive-gateway", path=str(ROUTER_DIR / "node_modules" / ".bin"))
+    if gateway is None:
+        raise RuntimeError("router dependencies missing: run `npm ci` in router/")
+    return [gateway, "supergraph"]
+
+
+def router_env(settings: Settings) -> dict[str, str]:
+    return {
+        "ROUTER_HOST": settings.host,
+        "ROUTER_PORT": str(settings.router_port),
+        "ENV": settings.env,
+        "LOG_LEVEL": _GATEWAY_LOG_LEVELS.get(settings.log_level.upper(), "info"),
+    }
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -143,10 +163,9 @@ def run_dev(settings: Settings) -> int:
             argv = [python, "-m", "uvicorn", app_path(domain), "--host", host, "--port", str(port)]
             process = supervisor.start(domain.value, [*argv, "--no-access-log"])
             wait_until_up(f"http://{host}:{port}/healthz", process)
-        gateway = shutil.which("hive-gateway", path=str(ROUTER_DIR / "node_modules" / ".bin"))
-        if gateway is None:
-            raise RuntimeError("router dependencies missing: run `npm ci` in router/")
-        router = supervisor.start("router", [gateway, "supergraph"], cwd=ROUTER_DIR)
+        router = supervisor.start(
+            "router", router_command(), cwd=ROUTER_DIR, env=router_env(settings)
+        )
         wait_until_up(f"http://{host}:{settings.router_port}/readiness", router, timeout=90)
         print(
             f"\n  looklook is up. GraphiQL: http://{host}:{settings.router_port}/graphql"

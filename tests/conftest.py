@@ -14,7 +14,7 @@ from tests.support.backends import RedisServer, database_urls
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 
-TEST_JWT_SECRET = "test-secret-for-the-looklook-suite-0123456789abcdef"
+TEST_JWT_SECRET = "test-secret-for-the-looklook-suite-" + "0123456789abcdef" * 2
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,13 @@ from enum import Enum
 from typing import Self
 
 import strawberry
-from common.wechat.miniprogram import MiniProgramClient
 
 from common.auth.permissions import IsAuthenticated
 from common.auth.tokens import TokenPair
 from common.context import Info
 from common.errors import Unauthenticated
 from common.schema import build_schema
+from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users import service
 from subgraphs.users.loaders import users_by_id
 from subgraphs.users.models import SexCode
@@ -41,9 +41,11 @@ class User:
     sex: Sex
     info: str | None
     _mobile: strawberry.Private[str | None]
+    # Set where the caller is known to be this user (e.g. the payload of their own login).
+    _as_owner: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: UserRow) -> Self:
+    def from_row(cls, row: UserRow, *, as_owner: bool = False) -> Self:
         return cls(
             id=strawberry.ID(str(row.id)),
             nickname=row.nickname,
@@ -51,11 +53,14 @@ class User:
             sex=Sex.from_code(row.sex),
             info=row.info,
             _mobile=row.mobile,
+            _as_owner=as_owner,
         )
 
     @strawberry.field(description="The mobile number; only the user themself can see it.")
     async def mobile(self, info: Info) -> str | None:
-        return self._mobile if await info.context.viewer.is_user(int(self.id)) else None
+        if self._as_owner or await info.context.viewer.is_user(int(self.id)):
+            return self._mobile
+        return None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
@@ -108,7 +113,7 @@ def _auth_payload(pair: TokenPair, user: UserRow) -> AuthPayload:
         access_expire=pair.access_expire,
         refresh_after=pair.refresh_after,
         refresh_token=pair.refresh_token,
-        user=User.from_row(user),
+        user=User.from_row(user, as_owner=True),
     )
 
 
@@ -190,7 +195,7 @@ class Mutation:
                 info=input.info,
             ),
         )
-        return User.from_row(row)
+        return User.from_row(row, as_owner=True)
 
 
 schema = build_schema("users", query=Query, mutation=Mutation, types=[User])

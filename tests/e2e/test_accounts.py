@@ -17,6 +17,7 @@ async def test_register_login_me_refresh_logout(router: GraphQLClient) -> None:
     )
     payload = registered.ok()["register"]
     assert payload["user"]["nickname"] == "小林"
+    assert payload["user"]["mobile"] == mobile
     assert payload["accessExpire"] > payload["refreshAfter"]
 
     logged_in = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gql import Client, gql
+from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
@@ -44,7 +44,7 @@ class GraphQLClient:
         transport = HTTPXAsyncTransport(url=self.url, headers=all_headers, timeout=30)
         async with Client(transport=transport, fetch_schema_from_transport=False) as session:
             try:
-                data = await session.execute(gql(document), variable_values=variables)
+                data = await session.execute(GraphQLRequest(document, variable_values=variables))
             except TransportQueryError as error:
                 return Result(data=error.data, errors=list(error.errors or []))
         return Result(data=data)

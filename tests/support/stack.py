@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from common.devrunner import ROUTER_DIR, Supervisor, wait_until_up
-from common.settings import PROJECT_ROOT, Domain
+from common import devrunner
+from common.devrunner import Supervisor, wait_until_up
+from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import app_path, available_domains
 from tests.support.backends import free_port
 
@@ -42,13 +43,13 @@ class Stack:
             router_env[f"SUBGRAPH_{domain.value.upper()}_URL"] = f"{base}/graphql"
         router_port = free_port()
         router_env.update(
+            devrunner.router_env(get_settings()),
             ROUTER_PORT=str(router_port),
             SUPERGRAPH_PATH=str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
         )
         router = self.supervisor.start(
-            "router", [str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"), "supergraph"],
-            cwd=ROUTER_DIR, env=router_env,
-        )  # fmt: skip
+            "router", devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=router_env
+        )
         self.router_url = f"http://127.0.0.1:{router_port}/graphql"
         wait_until_up(f"http://127.0.0.1:{router_port}/readiness", router, timeout=90)
 

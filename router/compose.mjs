@@ -1,0 +1,37 @@
+// Compose schema/supergraph.graphql from the subgraph SDL files listed in supergraph.yaml.
+//   node compose.mjs [--out <path>]       (SUPERGRAPH_CONFIG overrides ../supergraph.yaml)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { composeServices } from '@theguild/federation-composition';
+import { parse } from 'graphql';
+import YAML from 'yaml';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const configPath = resolve(process.env.SUPERGRAPH_CONFIG ?? resolve(here, '..', 'supergraph.yaml'));
+const outFlag = process.argv.indexOf('--out');
+const outPath =
+  outFlag >= 0 ? resolve(process.argv[outFlag + 1]) : resolve(here, '..', 'schema', 'supergraph.graphql');
+
+const config = YAML.parse(readFileSync(configPath, 'utf8'));
+const services = Object.entries(config.subgraphs ?? {})
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([name, subgraph]) => ({
+    name,
+    url: subgraph.routing_url,
+    typeDefs: parse(readFileSync(resolve(dirname(configPath), subgraph.schema.file), 'utf8')),
+  }));
+
+if (services.length === 0) {
+  console.error(`no subgraphs in ${configPath}`);
+  process.exit(1);
+}
+
+const result = composeServices(services);
+if (result.errors?.length) {
+  console.error('composition failed:');
+  for (const error of result.errors) console.error(`  - ${error.message}`);
+  process.exit(1);
+}
+writeFileSync(outPath, `${result.supergraphSdl.trimEnd()}\n`);
+console.log(`composed ${services.map((s) => s.name).join(', ')} into ${outPath}`);
