@@ -1,9 +1,8 @@
 """ASGI app of the users subgraph: `uvicorn subgraphs.users.app:app --port 4001`."""
 
-from common.wechat.miniprogram import MiniProgramClient
-
 from common.app import create_subgraph_app
 from common.settings import Domain, Settings
+from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users.schema import schema
 
 
