@@ -82,9 +82,9 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   maxTokens: int('ROUTER_MAX_TOKENS', 2000),
   blockFieldSuggestions: production,
   disableIntrospection: production,
-  // Browsers cannot send this header cross-site without a preflight; JSON POSTs are
-  // already safe (non-simple content type), so only GET/multipart need it.
-  csrfPrevention: { requestHeaders: ['x-graphql-csrf', 'content-type', 'authorization'] },
+  // A request a browser could send cross-site without a CORS preflight (a GET, a form
+  // POST) must carry one of these non-simple headers; JSON POSTs are exempt already.
+  csrfPrevention: { requestHeaders: ['x-graphql-csrf', 'authorization'] },
   graphiql: production ? false : { title: 'looklook GraphQL' },
   landingPage: !production,
   plugins: () => [codeBadVariables],
