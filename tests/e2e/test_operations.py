@@ -63,3 +63,36 @@ async def test_another_users_mobile_is_hidden(
         query, {"reps": [{"__typename": "User", "id": "999999999"}]}
     )
     assert unknown.ok()["_entities"] == [None]
+
+
+async def test_simple_cross_site_requests_are_refused(stack: Stack) -> None:
+    """A GET (which a browser sends cross-site without a preflight) needs a non-simple header."""
+    async with httpx.AsyncClient() as http:
+        bare = await http.get(stack.router_url, params={"query": "{ me { id } }"})
+        marked = await http.get(
+            stack.router_url, params={"query": "{ me { id } }"}, headers={"x-graphql-csrf": "1"}
+        )
+    assert "CSRF" in bare.text
+    assert marked.json() == {"data": {"me": None}}
+
+
+@pytest.fixture(scope="module")
+def production_router(stack: Stack) -> GraphQLClient:
+    return GraphQLClient(stack.start_router(ENV="production"))
+
+
+async def test_production_router_hides_the_schema(
+    production_router: GraphQLClient, stack: Stack
+) -> None:
+    introspection = await production_router.execute("{ __schema { queryType { name } } }")
+    assert introspection.codes and set(introspection.codes) == {"GRAPHQL_VALIDATION_FAILED"}
+    typo = await production_router.execute("{ me { nickame } }")
+    assert "Did you mean" not in typo.errors[0]["message"]
+    async with httpx.AsyncClient() as http:
+        page = await http.get(production_router.url, headers={"Accept": "text/html"})
+    assert "<html" not in page.text.lower()
+    # The development router does answer introspection.
+    dev = GraphQLClient(stack.router_url)
+    schema = await dev.execute("{ __schema { queryType { name } } }")
+    assert schema.ok() == {"__schema": {"queryType": {"name": "Query"}}}
+    assert "Did you mean" in (await dev.execute("{ me { nickame } }")).errors[0]["message"]

@@ -28,7 +28,6 @@ class Stack:
         self.env = env
         sandbox = self.supervisor.start("sandbox", [python, "-m", "sandbox"], env=env)
         wait_until_up(f"{self.sandbox_url}/healthz", sandbox)
-        router_env = dict(env)
         for domain in available_domains():
             port = free_port()
             process = self.supervisor.start(
@@ -40,18 +39,24 @@ class Stack:
             base = f"http://127.0.0.1:{port}"
             wait_until_up(f"{base}/healthz", process)
             self.subgraph_urls[domain] = f"{base}/graphql"
-            router_env[f"SUBGRAPH_{domain.value.upper()}_URL"] = f"{base}/graphql"
-        router_port = free_port()
-        router_env.update(
-            devrunner.router_env(get_settings()),
-            ROUTER_PORT=str(router_port),
-            SUPERGRAPH_PATH=str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
-        )
+        self.router_url = self.start_router()
+
+    def start_router(self, **overrides: str) -> str:
+        """Start a router in front of the running subgraphs; returns its GraphQL URL."""
+        port = free_port()
+        env = {
+            **self.env,
+            **devrunner.router_env(get_settings()),
+            **{f"SUBGRAPH_{d.value.upper()}_URL": url for d, url in self.subgraph_urls.items()},
+            "ROUTER_PORT": str(port),
+            "SUPERGRAPH_PATH": str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
+            **overrides,
+        }
         router = self.supervisor.start(
-            "router", devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=router_env
+            "router", devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
         )
-        self.router_url = f"http://127.0.0.1:{router_port}/graphql"
-        wait_until_up(f"http://127.0.0.1:{router_port}/readiness", router, timeout=90)
+        wait_until_up(f"http://127.0.0.1:{port}/readiness", router, timeout=90)
+        return f"http://127.0.0.1:{port}/graphql"
 
     def stop(self) -> None:
         self.supervisor.stop_all()
