@@ -64,34 +64,24 @@ async def test_per_address_limit_counts_every_attempt(users_db: Database, redis:
         users_db, mobile=new_mobile(), password=PASSWORD, nickname=None
     )
     assert account.mobile
+
+    async def login_from(address: str) -> User:
+        assert account.mobile
+        return await service.authenticate(
+            users_db,
+            redis,
+            limits,
+            mobile=account.mobile,
+            password=PASSWORD,
+            client_address=address,
+        )
+
     for _ in range(3):
-        await service.authenticate(
-            users_db,
-            redis,
-            limits,
-            mobile=account.mobile,
-            password=PASSWORD,
-            client_address="198.51.100.9",
-        )
+        await login_from("198.51.100.9")
     with pytest.raises(TooManyRequests):
-        await service.authenticate(
-            users_db,
-            redis,
-            limits,
-            mobile=account.mobile,
-            password=PASSWORD,
-            client_address="198.51.100.9",
-        )
+        await login_from("198.51.100.9")
     # Another address still gets in.
-    user = await service.authenticate(
-        users_db,
-        redis,
-        limits,
-        mobile=account.mobile,
-        password=PASSWORD,
-        client_address="198.51.100.10",
-    )
-    assert user.id == account.id
+    assert (await login_from("198.51.100.10")).id == account.id
 
 
 async def test_successful_login_resets_the_mobile_counter(users_db: Database, redis: Redis) -> None:
@@ -100,16 +90,15 @@ async def test_successful_login_resets_the_mobile_counter(users_db: Database, re
         users_db, mobile=new_mobile(), password=PASSWORD, nickname=None
     )
     assert account.mobile
+
+    async def login_with(password: str) -> User:
+        assert account.mobile
+        return await service.authenticate(
+            users_db, redis, limits, mobile=account.mobile, password=password, client_address="a"
+        )
+
+    # Without the reset, the third wrong password would be TOO_MANY_REQUESTS.
     for _ in range(3):
         with pytest.raises(Unauthenticated):
-            await service.authenticate(
-                users_db,
-                redis,
-                limits,
-                mobile=account.mobile,
-                password="wrong-password",
-                client_address="a",
-            )
-        await service.authenticate(
-            users_db, redis, limits, mobile=account.mobile, password=PASSWORD, client_address="a"
-        )
+            await login_with("wrong-password")
+        await login_with(PASSWORD)
