@@ -20,8 +20,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from common.context import Context
 from common.logs import configure_logging
-from common.metrics import metrics_endpoint
-from common.resources import ClientFactory, Resources
+from common.metrics import count_statements, metrics_endpoint
+from common.resources import ComponentFactory, Resources
 from common.settings import Domain, Settings, get_settings
 from common.telemetry import instrument_asgi, instrument_engine, instrument_redis, setup_tracing
 
@@ -69,7 +69,7 @@ def create_subgraph_app(
     domain: Domain,
     schema: BaseSchema,
     *,
-    clients: ClientFactory | None = None,
+    components: ComponentFactory | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     settings: Settings | None = None,
 ) -> ASGIApp:
@@ -81,8 +81,9 @@ def create_subgraph_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(service, settings)
         setup_tracing(service, settings)
-        resources = Resources.open(domain, settings, clients)
+        resources = Resources.open(domain, settings, components)
         instrument_engine(resources.db.engine)
+        count_statements(resources.db.engine, domain.value)
         instrument_redis()
         app.state.resources = resources
         logger.info("%s subgraph ready", domain.value)

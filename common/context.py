@@ -26,7 +26,7 @@ class Context:
     loaders: LoaderRegistry = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = LoaderRegistry(self.resources.db)
+        self.loaders = LoaderRegistry(self.resources)
 
     def _authorization(self) -> str | None:
         header = self.request.headers.get("authorization")

@@ -7,29 +7,29 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from common.db import Database
+from common.resources import Resources
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # A batch function loads values for many keys at once, in the keys' order.
-BatchFn = Callable[[Database, Sequence[K]], Awaitable[Sequence[V]]]
+BatchFn = Callable[[Resources, Sequence[K]], Awaitable[Sequence[V]]]
 
 
 class LoaderRegistry:
     """Creates each loader on first use in a request and reuses it for the rest of it."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
         self._loaders: dict[Callable[..., Any], DataLoader[Any, Any]] = {}
 
     def get(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:
         loader = self._loaders.get(batch)
         if loader is None:
-            db = self._db
+            resources = self._resources
 
             async def load(keys: list[K]) -> Sequence[V]:
-                return await batch(db, keys)
+                return await batch(resources, keys)
 
             loader = DataLoader(load_fn=load)
             self._loaders[batch] = loader

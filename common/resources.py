@@ -1,4 +1,4 @@
-"""What a subgraph process holds for its lifetime: settings, database, Redis, clients."""
+"""What a subgraph process holds for its lifetime: settings, database, Redis, components."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ class AsyncClosable(Protocol):
     async def aclose(self) -> None: ...
 
 
-# Builds a domain's outbound clients (e.g. the WeChat API) from settings.
-ClientFactory = Callable[[Settings], Sequence[AsyncClosable]]
+# Builds a domain's own long-lived parts (API clients, caches) once the shared ones exist.
+ComponentFactory = Callable[["Resources"], Sequence[AsyncClosable]]
 
 
 @dataclass
@@ -30,11 +30,11 @@ class Resources:
     db: Database
     redis: Redis
     tokens: TokenService
-    clients: dict[type[Any], AsyncClosable] = field(default_factory=dict)
+    components: dict[type[Any], AsyncClosable] = field(default_factory=dict)
 
     @classmethod
     def open(
-        cls, domain: Domain, settings: Settings, client_factory: ClientFactory | None
+        cls, domain: Domain, settings: Settings, components: ComponentFactory | None
     ) -> Resources:
         redis = create_redis(settings.redis_url)
         resources = cls(
@@ -53,18 +53,18 @@ class Resources:
                 refresh_ttl=settings.refresh_token_ttl,
             ),
         )
-        for client in client_factory(settings) if client_factory else ():
-            resources.clients[type(client)] = client
+        for component in components(resources) if components else ():
+            resources.components[type(component)] = component
         return resources
 
-    def client(self, kind: type[T]) -> T:
-        """The process's client of a given class (registered by the subgraph's app)."""
-        client = self.clients[kind]
-        assert isinstance(client, kind)
-        return client
+    def component(self, kind: type[T]) -> T:
+        """The process's component of a given class (registered by the subgraph's app)."""
+        component = self.components[kind]
+        assert isinstance(component, kind)
+        return component
 
     async def close(self) -> None:
-        for client in self.clients.values():
-            await client.aclose()
+        for component in self.components.values():
+            await component.aclose()
         await self.redis.aclose()
         await self.db.dispose()

@@ -156,7 +156,7 @@ class Mutation:
         resources = info.context.resources
         user = await service.login_with_wechat(
             resources.db,
-            resources.client(MiniProgramClient),
+            resources.component(MiniProgramClient),
             appid=resources.settings.wechat_mini_appid,
             code=input.code,
             encrypted_data=input.encrypted_data,

@@ -1,0 +1,14 @@
+"""ASGI app of the travel subgraph: `uvicorn subgraphs.travel.app:app --port 4002`."""
+
+from common.app import create_subgraph_app
+from common.resources import Resources
+from common.settings import Domain
+from subgraphs.travel.cache import TravelCache
+from subgraphs.travel.schema import schema
+
+
+def _components(resources: Resources) -> list[TravelCache]:
+    return [TravelCache(resources)]
+
+
+app = create_subgraph_app(Domain.TRAVEL, schema, components=_components)

@@ -1,0 +1,91 @@
+"""travel tables: homestays, landlords' businesses, curated activities, comments (REFERENCE.md)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import Float, Index, Integer, MetaData, SmallInteger, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.models import NAMING_CONVENTION, AuditColumns, BigId
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RowState(IntEnum):
+    OFF_SALE = 0
+    ON_SALE = 1
+
+
+class RowType(IntEnum):
+    PER_ROOM = 0
+    PER_PERSON = 1
+
+
+class ActivityType(StrEnum):
+    PREFERRED_HOMESTAY = "preferredHomestay"  # 为你优选
+
+
+class HomestayBusiness(AuditColumns, Base):
+    """A landlord's shop; one per landlord."""
+
+    __tablename__ = "homestay_business"
+    __table_args__ = (Index(None, "row_state", "star", "id"),)
+
+    title: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigId, unique=True)  # the landlord (boss)
+    info: Mapped[str] = mapped_column(String(255), default="")
+    boss_info: Mapped[str] = mapped_column(String(255), default="")
+    license_front: Mapped[str] = mapped_column(String(255), default="")
+    license_back: Mapped[str] = mapped_column(String(255), default="")
+    row_state: Mapped[int] = mapped_column(SmallInteger, default=RowState.ON_SALE)
+    star: Mapped[float] = mapped_column(Float, default=0.0)
+    tags: Mapped[str] = mapped_column(String(255), default="")  # comma-separated
+    cover: Mapped[str] = mapped_column(String(255), default="")
+    header_img: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Homestay(AuditColumns, Base):
+    __tablename__ = "homestay"
+    __table_args__ = (
+        Index(None, "row_state", "id"),
+        Index(None, "homestay_business_id", "row_state", "id"),
+    )
+
+    title: Mapped[str] = mapped_column(String(64))
+    sub_title: Mapped[str] = mapped_column(String(128), default="")
+    banner: Mapped[str] = mapped_column(String(1024), default="")  # comma-separated images
+    info: Mapped[str] = mapped_column(Text, default="")
+    people_num: Mapped[int] = mapped_column(Integer, default=2)
+    homestay_business_id: Mapped[int] = mapped_column(BigId)
+    user_id: Mapped[int] = mapped_column(BigId)  # the landlord
+    row_state: Mapped[int] = mapped_column(SmallInteger, default=RowState.ON_SALE)
+    row_type: Mapped[int] = mapped_column(SmallInteger, default=RowType.PER_ROOM)
+    food_info: Mapped[str] = mapped_column(String(255), default="")
+    food_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
+    homestay_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
+    market_homestay_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
+
+
+class HomestayActivity(AuditColumns, Base):
+    """Curated lists: each row puts one homestay (data_id) on a list, at a position."""
+
+    __tablename__ = "homestay_activity"
+    __table_args__ = (Index(None, "row_type", "row_status", "sort", "id"),)
+
+    row_type: Mapped[str] = mapped_column(String(32))
+    data_id: Mapped[int] = mapped_column(BigId)
+    row_status: Mapped[int] = mapped_column(SmallInteger, default=1)
+    sort: Mapped[int] = mapped_column(Integer, default=0)  # ascending: lower shows first
+
+
+class HomestayComment(AuditColumns, Base):
+    __tablename__ = "homestay_comment"
+    __table_args__ = (Index(None, "homestay_id", "id"),)
+
+    homestay_id: Mapped[int] = mapped_column(BigId)
+    user_id: Mapped[int] = mapped_column(BigId)
+    content: Mapped[str] = mapped_column(String(1024))
+    star: Mapped[float] = mapped_column(Float, default=5.0)

@@ -1,0 +1,233 @@
+"""The travel subgraph's GraphQL surface (API.md, travel section)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Self
+
+import strawberry
+from strawberry.federation.schema_directives import FieldSet, Key
+
+from common.context import Info
+from common.pagination import (
+    Connection,
+    build_connection,
+    decode_id_cursor,
+    decode_int_cursor,
+    page_size,
+)
+from common.schema import build_schema
+from subgraphs.travel import service
+from subgraphs.travel.loaders import CommentPage, businesses_by_id, comment_pages, homestays_by_id
+from subgraphs.travel.models import RowType
+from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
+
+
+def _int_id(id: strawberry.ID) -> int | None:
+    return int(id) if str(id).isdigit() else None
+
+
+@strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
+class User:
+    """A user of the users subgraph; the router resolves the rest of its fields."""
+
+    id: strawberry.ID
+
+    @classmethod
+    def ref(cls, user_id: int) -> User:
+        return cls(id=strawberry.ID(str(user_id)))
+
+
+@strawberry.enum
+class HomestayRowType(Enum):
+    PER_ROOM = "PER_ROOM"
+    PER_PERSON = "PER_PERSON"
+
+
+@strawberry.type
+class HomestayComment:
+    id: strawberry.ID
+    content: str
+    star: float
+    created_at: datetime
+    user: User
+
+    @classmethod
+    def of(cls, record: CommentRecord) -> Self:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            content=record.content,
+            star=record.star,
+            created_at=record.created_at,
+            user=User.ref(record.user_id),
+        )
+
+
+@strawberry.federation.type(keys=["id"])
+class Homestay:
+    id: strawberry.ID
+    title: str
+    sub_title: str | None
+    banner: str | None
+    info: str | None
+    people_num: int
+    row_type: HomestayRowType
+    food_info: str | None
+    food_price: int = strawberry.field(description="Per person per night, in fen.")
+    homestay_price: int = strawberry.field(description="Per night (per person if PER_PERSON), fen.")
+    market_homestay_price: int
+    on_sale: bool
+    landlord: User
+    _business_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, record: HomestayRecord) -> Self:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            title=record.title,
+            sub_title=record.sub_title or None,
+            banner=record.banner or None,
+            info=record.info or None,
+            people_num=record.people_num,
+            row_type=HomestayRowType[RowType(record.row_type).name],
+            food_info=record.food_info or None,
+            food_price=record.food_price,
+            homestay_price=record.homestay_price,
+            market_homestay_price=record.market_homestay_price,
+            on_sale=record.on_sale,
+            landlord=User.ref(record.landlord_id),
+            _business_id=record.business_id,
+        )
+
+    @strawberry.field
+    async def business(self, info: Info) -> HomestayBusiness:
+        record = await info.context.loaders.get(businesses_by_id).load(self._business_id)
+        if record is None:
+            raise LookupError(f"homestay {self.id} points to missing business {self._business_id}")
+        return HomestayBusiness.of(record)
+
+    @strawberry.field(description="Newest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[HomestayComment]:
+        size = page_size(first)
+        page = CommentPage(int(self.id), size + 1, decode_id_cursor(after))
+        rows = await info.context.loaders.get(comment_pages).load(page)
+        return build_connection(rows, size, lambda r: (r.id,), HomestayComment.of)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        homestay_id = _int_id(id)
+        if homestay_id is None:
+            return None
+        record = await info.context.loaders.get(homestays_by_id).load(homestay_id)
+        return cls.of(record) if record else None
+
+
+@strawberry.federation.type(keys=["id"])
+class HomestayBusiness:
+    id: strawberry.ID
+    title: str
+    info: str | None
+    cover: str | None
+    star: float | None
+    tags: list[str]
+    boss: User
+
+    @classmethod
+    def of(cls, record: BusinessRecord) -> Self:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            title=record.title,
+            info=record.info or None,
+            cover=record.cover or None,
+            star=record.star,
+            tags=[tag for tag in record.tags.split(",") if tag],
+            boss=User.ref(record.boss_id),
+        )
+
+    @strawberry.field(description="The landlord's homestays on sale, newest first.")
+    async def homestays(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Homestay]:
+        size = page_size(first)
+        rows = await service.business_homestays(
+            info.context.resources.db,
+            int(self.id),
+            limit=size + 1,
+            before_id=decode_id_cursor(after),
+        )
+        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        business_id = _int_id(id)
+        if business_id is None:
+            return None
+        record = await info.context.loaders.get(businesses_by_id).load(business_id)
+        return cls.of(record) if record else None
+
+
+def _preferred_cursor(after: str | None) -> tuple[int, int] | None:
+    key = decode_int_cursor(after, 2)
+    return (key[0], key[1]) if key else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A homestay by id; null if there is none.")
+    async def homestay(self, info: Info, id: strawberry.ID) -> Homestay | None:
+        return await Homestay.resolve_reference(info, id)
+
+    @strawberry.field(description="为你优选: the curated list, in its configured order.")
+    async def preferred_homestays(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Homestay]:
+        size = page_size(first)
+        rows = await service.preferred_homestays(
+            info.context.resources.db, limit=size + 1, after=_preferred_cursor(after)
+        )
+        return build_connection(rows, size, lambda r: r.key, lambda r: Homestay.of(r.record))
+
+    @strawberry.field(description="猜你喜欢: homestays the guest may like.")
+    async def guess_homestays(self, info: Info, first: int | None = None) -> list[Homestay]:
+        rows = await service.latest_homestays(info.context.resources.db, limit=page_size(first))
+        return [Homestay.of(row) for row in rows]
+
+    @strawberry.field
+    async def homestay_businesses(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[HomestayBusiness]:
+        size = page_size(first)
+        rows = await service.businesses(
+            info.context.resources.db, limit=size + 1, before_id=decode_id_cursor(after)
+        )
+        return build_connection(rows, size, lambda r: (r.id,), HomestayBusiness.of)
+
+    @strawberry.field(description="A landlord's business by id; null if there is none.")
+    async def homestay_business(self, info: Info, id: strawberry.ID) -> HomestayBusiness | None:
+        return await HomestayBusiness.resolve_reference(info, id)
+
+    @strawberry.field(description="最佳房东: the best-rated landlords.")
+    async def good_bosses(self, info: Info, first: int | None = None) -> list[HomestayBusiness]:
+        rows = await service.best_rated_businesses(
+            info.context.resources.db, limit=page_size(first)
+        )
+        return [HomestayBusiness.of(row) for row in rows]
+
+    @strawberry.field(description="On-sale homestays whose title, subtitle or info match.")
+    async def search_homestays(
+        self, info: Info, keyword: str, first: int | None = None, after: str | None = None
+    ) -> Connection[Homestay]:
+        size = page_size(first)
+        rows = await service.search_homestays(
+            info.context.resources.db,
+            keyword,
+            limit=size + 1,
+            before_id=decode_id_cursor(after),
+        )
+        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
+
+
+schema = build_schema("travel", query=Query, types=[Homestay, HomestayBusiness, User])
