@@ -7,7 +7,8 @@ from enum import Enum
 from typing import Self
 
 import strawberry
-from strawberry.federation.schema_directives import FieldSet, Key
+from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
 
 from common.context import Info
 from common.pagination import (
