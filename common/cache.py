@@ -28,6 +28,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _MISSING = "\x00"  # cached marker for "no such row"
+SETTLE_SECONDS = 0.5
 
 
 class EntityCache(Generic[K, V]):
@@ -40,7 +41,7 @@ class EntityCache(Generic[K, V]):
         *,
         ttl_seconds: int = 300,
         missing_ttl_seconds: int = 30,
-        settle_seconds: float = 0.5,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self._redis = redis
         self._namespace = namespace

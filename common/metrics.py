@@ -55,8 +55,9 @@ def count_statements(engine: AsyncEngine, service: str) -> None:
     counter = DB_STATEMENTS.labels(service)
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count(*_: object) -> None:
-        counter.inc()
+    def _count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's explicit BEGIN is not a query
+            counter.inc()
 
 
 async def metrics_endpoint(_: Request) -> Response:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from common.db import Database
 from common.settings import Domain, Settings, get_settings
 from tests.support.backends import RedisServer, database_urls
 from tests.support.graphql import GraphQLClient
@@ -78,3 +79,16 @@ def router(stack: Stack) -> GraphQLClient:
 @pytest.fixture(scope="session")
 def users_subgraph(stack: Stack) -> GraphQLClient:
     return GraphQLClient(stack.subgraph_urls[Domain.USERS])
+
+
+@pytest.fixture(scope="session")
+async def travel_db(settings: Settings) -> AsyncIterator[Database]:
+    """The travel database, for tests that arrange catalog rows directly."""
+    db = Database(settings.database_url(Domain.TRAVEL))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def travel_subgraph(stack: Stack) -> GraphQLClient:
+    return GraphQLClient(stack.subgraph_urls[Domain.TRAVEL])
