@@ -186,3 +186,19 @@ async def test_concurrent_cold_reads_of_one_homestay_cost_one_query(
     results = await asyncio.gather(*(travel_subgraph.execute(query) for _ in range(200)))
     assert all(r.ok()["homestay"]["title"] for r in results)
     assert await statements(url, "travel") - before == 1
+
+
+async def test_guess_and_business_lists(router: GraphQLClient, catalog: Catalog) -> None:
+    guessed = (await router.execute("{ guessHomestays(first: 4) { id onSale } }")).ok()
+    assert len(guessed["guessHomestays"]) == 4
+    assert all(h["onSale"] for h in guessed["guessHomestays"])
+    query = """query($after: String) { homestayBusinesses(first: 3, after: $after) {
+        edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
+    first = (await router.execute(query)).ok()["homestayBusinesses"]
+    second = (await router.execute(query, {"after": first["pageInfo"]["endCursor"]})).ok()[
+        "homestayBusinesses"
+    ]
+    first_ids = [int(e["node"]["id"]) for e in first["edges"]]
+    second_ids = [int(e["node"]["id"]) for e in second["edges"]]
+    assert first_ids == sorted(first_ids, reverse=True)
+    assert max(second_ids) < min(first_ids)
