@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +24,17 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+# MySQL/MariaDB: deadlock found (1213) and lock wait timeout (1205). Concurrent inserts into
+# one unique index can deadlock; the loser's whole transaction is safe to run again.
+_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """True for errors after which the same transaction may simply be retried."""
+    args: tuple[object, ...] = getattr(error.orig, "args", ())
+    return len(args) > 0 and args[0] in _RETRYABLE_MYSQL_ERRORS
 
 
 def is_sqlite(url: str) -> bool:

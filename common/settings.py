@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     wechat_api_base: str = "http://127.0.0.1:4010"
     wechat_timeout_seconds: float = 5.0
 
+    # Orders: unpaid orders close this many seconds after creation.
+    order_pay_timeout: int = Field(default=1200, gt=0)
+    # Internal calls between subgraphs (orders asks travel for prices).
+    travel_internal_url: str = "http://127.0.0.1:4002/graphql"
+    internal_timeout_seconds: float = 3.0
+    internal_retries: int = 2
+
+    # Background jobs: Dramatiq broker (redis://… or amqp://…); empty means REDIS_URL.
+    broker_url: str = ""
+
     # Listening addresses.
     host: str = "127.0.0.1"
     router_port: int = 4000

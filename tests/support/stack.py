@@ -39,6 +39,8 @@ class Stack:
             base = f"http://127.0.0.1:{port}"
             wait_until_up(f"{base}/healthz", process)
             self.subgraph_urls[domain] = f"{base}/graphql"
+            # Later subgraphs call earlier ones directly (orders asks travel for prices).
+            env[f"{domain.value.upper()}_INTERNAL_URL"] = f"{base}/graphql"
         self.router_url = self.start_router()
 
     def start_router(self, **overrides: str) -> str:

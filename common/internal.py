@@ -1,0 +1,64 @@
+"""Calls from one subgraph to another's GraphQL endpoint, for answers needed synchronously.
+
+Reads only (safe to retry): a timeout per attempt and a few retries with
+backoff; when the other side stays unavailable the caller gets
+SERVICE_UNAVAILABLE instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from common.errors import ServiceUnavailable
+
+logger = logging.getLogger("looklook.internal")
+
+
+class InternalGraphQLClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float,
+        retries: int,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._url = url
+        self._retries = retries
+        self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
+
+    async def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The `data` of a query; SERVICE_UNAVAILABLE after the retries are used up."""
+        last_error: Exception | None = None
+        for attempt in range(self._retries + 1):
+            if attempt:
+                await asyncio.sleep(0.1 * 2 ** (attempt - 1))
+            try:
+                response = await self._http.post(
+                    self._url, json={"query": document, "variables": variables}
+                )
+                if response.status_code >= 500:
+                    raise httpx.HTTPStatusError(
+                        f"status {response.status_code}",
+                        request=response.request,
+                        response=response,
+                    )
+                body: dict[str, Any] = response.json()
+            except (httpx.HTTPError, ValueError) as error:
+                last_error = error
+                logger.warning(
+                    "internal call to %s failed (attempt %d): %s", self._url, attempt + 1, error
+                )
+                continue
+            if body.get("errors"):
+                raise RuntimeError(f"internal query failed: {body['errors']}")
+            data: dict[str, Any] = body["data"]
+            return data
+        raise ServiceUnavailable() from last_error
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,201 @@
+"""The orders subgraph's GraphQL surface (API.md, orders section)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Self
+
+import strawberry
+from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
+
+from common.auth.permissions import IsAuthenticated
+from common.context import Info
+from common.errors import BadUserInput, Forbidden
+from common.pagination import Connection, build_connection, decode_id_cursor, page_size
+from common.schema import build_schema
+from subgraphs.orders import service
+from subgraphs.orders.models import HomestayOrder as OrderRow
+from subgraphs.orders.models import TradeState
+from subgraphs.orders.travel import TravelClient
+
+
+@strawberry.enum
+class OrderTradeState(Enum):
+    WAIT_PAY = "WAIT_PAY"
+    CANCELLED = "CANCELLED"
+    WAIT_USE = "WAIT_USE"
+    USED = "USED"
+    REFUNDING = "REFUNDING"
+    REFUNDED = "REFUNDED"
+
+    def to_state(self) -> TradeState:
+        return TradeState[self.name]
+
+
+@strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
+class Homestay:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(keys=["sn"])
+class HomestayOrder:
+    sn: strawberry.ID
+    title: str
+    cover: str | None
+    live_start_date: date
+    live_end_date: date
+    live_people_num: int
+    need_food: bool
+    homestay_total_price: int
+    food_total_price: int
+    order_total_price: int
+    trade_state: OrderTradeState
+    trade_code: str | None = strawberry.field(description="Check-in code, once paid.")
+    remark: str | None
+    created_at: datetime
+    pay_deadline: datetime
+    homestay: Homestay
+    user: User
+
+    @classmethod
+    def of(cls, row: OrderRow) -> Self:
+        return cls(
+            sn=strawberry.ID(row.sn),
+            title=row.title,
+            cover=row.cover or None,
+            live_start_date=row.live_start_date,
+            live_end_date=row.live_end_date,
+            live_people_num=row.live_people_num,
+            need_food=row.need_food,
+            homestay_total_price=row.homestay_total_price,
+            food_total_price=row.food_total_price,
+            order_total_price=row.order_total_price,
+            trade_state=OrderTradeState[TradeState(row.trade_state).name],
+            trade_code=row.trade_code,
+            remark=row.remark or None,
+            created_at=row.create_time,
+            pay_deadline=row.pay_deadline,
+            homestay=Homestay(id=strawberry.ID(str(row.homestay_id))),
+            user=User(id=strawberry.ID(str(row.user_id))),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, sn: strawberry.ID) -> Self | None:
+        """Only the owner can see an order, however it is reached."""
+        user_id = await info.context.viewer.user_id()
+        if user_id is None:
+            return None
+        row = await service.get_own_order(info.context.resources.db, user_id, str(sn))
+        return cls.of(row) if row else None
+
+
+async def _orders_page(
+    info: Info,
+    user_id: int,
+    trade_state: OrderTradeState | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[HomestayOrder]:
+    size = page_size(first)
+    rows = await service.list_orders(
+        info.context.resources.db,
+        user_id,
+        trade_state=trade_state.to_state() if trade_state else None,
+        limit=size + 1,
+        before_id=decode_id_cursor(after),
+    )
+    return build_connection(rows, size, lambda r: (r.id,), HomestayOrder.of)
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @strawberry.field(description="The user's orders, newest first; only for the user themself.")
+    async def homestay_orders(
+        self,
+        info: Info,
+        trade_state: OrderTradeState | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[HomestayOrder]:
+        viewer = await info.context.viewer.require_user_id()
+        if str(viewer) != str(self.id):
+            raise Forbidden("You can only see your own orders.")
+        return await _orders_page(info, viewer, trade_state, first, after)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
+        return cls(id=id)
+
+
+@strawberry.input
+class CreateHomestayOrderInput:
+    homestay_id: strawberry.ID
+    live_start_date: date
+    live_end_date: date
+    live_people_num: int
+    need_food: bool = False
+    remark: str = ""
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=[IsAuthenticated], description="Newest first.")
+    async def my_homestay_orders(
+        self,
+        info: Info,
+        trade_state: OrderTradeState | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[HomestayOrder]:
+        user_id = await info.context.viewer.require_user_id()
+        return await _orders_page(info, user_id, trade_state, first, after)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Your order; null for any other."
+    )
+    async def homestay_order(self, info: Info, sn: strawberry.ID) -> HomestayOrder | None:
+        return await HomestayOrder.resolve_reference(info, sn)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_homestay_order(
+        self, info: Info, input: CreateHomestayOrderInput
+    ) -> HomestayOrder:
+        if not str(input.homestay_id).isdigit():
+            raise BadUserInput("Unknown homestay id.", field="homestayId")
+        resources = info.context.resources
+        row = await service.create_order(
+            resources.db,
+            resources.component(TravelClient),
+            user_id=await info.context.viewer.require_user_id(),
+            request=service.BookingRequest(
+                homestay_id=int(input.homestay_id),
+                live_start_date=input.live_start_date,
+                live_end_date=input.live_end_date,
+                live_people_num=input.live_people_num,
+                need_food=input.need_food,
+                remark=input.remark,
+            ),
+            pay_timeout_seconds=resources.settings.order_pay_timeout,
+        )
+        return HomestayOrder.of(row)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def cancel_homestay_order(self, info: Info, sn: strawberry.ID) -> HomestayOrder:
+        row = await service.cancel_order(
+            info.context.resources.db,
+            user_id=await info.context.viewer.require_user_id(),
+            sn=str(sn),
+        )
+        return HomestayOrder.of(row)
+
+
+schema = build_schema(
+    "orders", query=Query, mutation=Mutation, types=[HomestayOrder, User, Homestay]
+)

@@ -1,0 +1,280 @@
+"""Booking domain logic: create, cancel, list, and the state changes background jobs make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from common.db import Database, is_retryable
+from common.errors import BadUserInput, DomainError, ErrorCode, NotFound
+from common.ids import SnPrefix, make_sn
+from common.models import utcnow
+from common.outbox import add_message
+from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage, TradeState
+from subgraphs.orders.pricing import compute_prices
+from subgraphs.orders.travel import TravelClient
+
+MAX_NIGHTS = 30
+REMARK_MAX = 255
+# Stays are dated in China time (no daylight saving).
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+CLOSE_ACTOR = "close_unpaid_order"
+ORDERS_QUEUE = "orders"
+# States in which an order holds its nights.
+HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED, TradeState.REFUNDING)
+
+
+class HomestayUnavailable(DomainError):
+    code = ErrorCode.HOMESTAY_UNAVAILABLE
+    default_message = "This homestay cannot be booked for these dates."
+
+
+class InvalidTransition(DomainError):
+    code = ErrorCode.CONFLICT
+    default_message = "The order is no longer in a state that allows this."
+
+
+def china_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    homestay_id: int
+    live_start_date: date
+    live_end_date: date
+    live_people_num: int
+    need_food: bool
+    remark: str
+
+
+def _check_dates(request: BookingRequest, today: date) -> int:
+    if request.live_start_date < today:
+        raise BadUserInput("The stay cannot start in the past.", field="liveStartDate")
+    nights = (request.live_end_date - request.live_start_date).days
+    if nights < 1:
+        raise BadUserInput("Check-out must be after check-in.", field="liveEndDate")
+    if nights > MAX_NIGHTS:
+        raise BadUserInput(f"A stay can be at most {MAX_NIGHTS} nights.", field="liveEndDate")
+    return nights
+
+
+def _nights(start: date, count: int) -> list[date]:
+    return [start + timedelta(days=n) for n in range(count)]
+
+
+async def create_order(
+    db: Database,
+    travel: TravelClient,
+    *,
+    user_id: int,
+    request: BookingRequest,
+    pay_timeout_seconds: int,
+) -> HomestayOrder:
+    """Book nights: either the order, its nights and its close-job all commit, or nothing does."""
+    nights = _check_dates(request, china_today())
+    if request.live_people_num < 1:
+        raise BadUserInput("At least one guest.", field="livePeopleNum")
+    if len(request.remark) > REMARK_MAX:
+        raise BadUserInput(f"The remark can be at most {REMARK_MAX} characters.", field="remark")
+    homestay = await travel.homestay(request.homestay_id)
+    if homestay is None:
+        raise NotFound("No such homestay.")
+    if not homestay.on_sale:
+        raise HomestayUnavailable("This homestay is not open for booking.")
+    if request.live_people_num > homestay.people_num:
+        raise BadUserInput(
+            f"This homestay sleeps at most {homestay.people_num}.", field="livePeopleNum"
+        )
+    prices = compute_prices(
+        homestay, nights=nights, people=request.live_people_num, need_food=request.need_food
+    )
+    values = dict(
+        sn=make_sn(SnPrefix.HOMESTAY_ORDER),
+        user_id=user_id,
+        homestay_id=homestay.id,
+        title=homestay.title,
+        sub_title=homestay.sub_title,
+        cover=homestay.cover,
+        info=homestay.info,
+        people_num=homestay.people_num,
+        row_type=1 if homestay.per_person else 0,
+        food_info=homestay.food_info,
+        food_price=homestay.food_price,
+        homestay_price=homestay.homestay_price,
+        market_homestay_price=homestay.market_homestay_price,
+        homestay_business_id=homestay.business_id,
+        homestay_user_id=homestay.landlord_id,
+        live_start_date=request.live_start_date,
+        live_end_date=request.live_end_date,
+        live_people_num=request.live_people_num,
+        need_food=request.need_food,
+        remark=request.remark.strip(),
+        trade_state=TradeState.WAIT_PAY,
+        pay_deadline=utcnow() + timedelta(seconds=pay_timeout_seconds),
+        homestay_total_price=prices.homestay_total,
+        food_total_price=prices.food_total,
+        order_total_price=prices.order_total,
+    )
+    for attempt in range(3):
+        order = HomestayOrder(**values)
+        try:
+            await _insert_booking(db, order, nights, pay_timeout_seconds)
+            return order
+        except IntegrityError as error:
+            raise HomestayUnavailable("Some of these nights are already booked.") from error
+        except DBAPIError as error:  # a deadlock between concurrent bookings: try again
+            if attempt == 2 or not is_retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _insert_booking(
+    db: Database, order: HomestayOrder, nights: int, pay_timeout_seconds: int
+) -> None:
+    """Order, its nights and its close-job in one transaction; the nights' unique key decides."""
+    async with db.write_session() as session:
+        session.add(order)
+        await session.flush()
+        session.add_all(
+            HomestayNight(homestay_id=order.homestay_id, night=night, order_id=order.id)
+            for night in _nights(order.live_start_date, nights)
+        )
+        await session.flush()
+        add_message(
+            session,
+            OutboxMessage,
+            actor_name=CLOSE_ACTOR,
+            queue_name=ORDERS_QUEUE,
+            args=[order.sn],
+            delay_seconds=pay_timeout_seconds,
+        )
+
+
+async def _transition(
+    db: Database,
+    sn: str,
+    source: Sequence[TradeState],
+    target: TradeState,
+    *,
+    user_id: int | None = None,
+    release_nights: bool = False,
+    **values: object,
+) -> bool:
+    """Move an order between states with a conditional update; False if it was not in `source`."""
+    async with db.write_session() as session:
+        query = (
+            update(HomestayOrder)
+            .where(HomestayOrder.sn == sn, HomestayOrder.trade_state.in_(source))
+            .values(
+                trade_state=target,
+                version=HomestayOrder.version + 1,
+                update_time=utcnow(),
+                **values,
+            )
+        )
+        if user_id is not None:
+            query = query.where(HomestayOrder.user_id == user_id)
+        result = cast(CursorResult[Any], await session.execute(query))
+        changed = result.rowcount == 1
+        if changed and release_nights:
+            order_id = select(HomestayOrder.id).where(HomestayOrder.sn == sn).scalar_subquery()
+            await session.execute(delete(HomestayNight).where(HomestayNight.order_id == order_id))
+        return changed
+
+
+async def get_order(db: Database, sn: str) -> HomestayOrder | None:
+    async with db.session() as session:
+        order: HomestayOrder | None = await session.scalar(
+            select(HomestayOrder).where(HomestayOrder.sn == sn, HomestayOrder.del_state == 0)
+        )
+        return order
+
+
+async def get_own_order(db: Database, user_id: int, sn: str) -> HomestayOrder | None:
+    """The order if it belongs to the user; another user's order is as good as missing."""
+    order = await get_order(db, sn)
+    return order if order is not None and order.user_id == user_id else None
+
+
+async def cancel_order(db: Database, *, user_id: int, sn: str) -> HomestayOrder:
+    """The owner cancels an unpaid order; its nights become free at once."""
+    if await get_own_order(db, user_id, sn) is None:
+        raise NotFound("No such order.")
+    if not await _transition(
+        db, sn, [TradeState.WAIT_PAY], TradeState.CANCELLED, user_id=user_id, release_nights=True
+    ):
+        raise InvalidTransition("Only an unpaid order can be cancelled.")
+    order = await get_order(db, sn)
+    assert order is not None
+    return order
+
+
+async def close_if_unpaid(db: Database, sn: str) -> bool:
+    """The pay-timeout job: cancel if still unpaid. Safe to run any number of times."""
+    async with db.session() as session:
+        deadline = await session.scalar(
+            select(HomestayOrder.pay_deadline).where(HomestayOrder.sn == sn)
+        )
+    if deadline is None or deadline > utcnow():
+        return False
+    return await _transition(
+        db, sn, [TradeState.WAIT_PAY], TradeState.CANCELLED, release_nights=True
+    )
+
+
+async def close_overdue_orders(db: Database, *, limit: int = 500) -> list[str]:
+    """Sweeper: unpaid orders past their deadline whose close message was lost."""
+    async with db.session() as session:
+        overdue = list(
+            await session.scalars(
+                select(HomestayOrder.sn)
+                .where(
+                    HomestayOrder.trade_state == TradeState.WAIT_PAY,
+                    HomestayOrder.pay_deadline <= utcnow(),
+                )
+                .limit(limit)
+            )
+        )
+    return [sn for sn in overdue if await close_if_unpaid(db, sn)]
+
+
+async def finish_stays(db: Database, *, today: date | None = None) -> int:
+    """Paid stays whose check-out day has come become USED."""
+    async with db.write_session() as session:
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(HomestayOrder)
+                .where(
+                    HomestayOrder.trade_state == TradeState.WAIT_USE,
+                    HomestayOrder.live_end_date <= (today or china_today()),
+                )
+                .values(trade_state=TradeState.USED, version=HomestayOrder.version + 1)
+            ),
+        )
+        return int(result.rowcount)
+
+
+async def list_orders(
+    db: Database,
+    user_id: int,
+    *,
+    trade_state: TradeState | None,
+    limit: int,
+    before_id: int | None,
+) -> list[HomestayOrder]:
+    query = select(HomestayOrder).where(
+        HomestayOrder.user_id == user_id, HomestayOrder.del_state == 0
+    )
+    if trade_state is not None:
+        query = query.where(HomestayOrder.trade_state == trade_state)
+    if before_id is not None:
+        query = query.where(HomestayOrder.id < before_id)
+    async with db.session() as session:
+        return list(await session.scalars(query.order_by(HomestayOrder.id.desc()).limit(limit)))
