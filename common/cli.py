@@ -1,4 +1,4 @@
-"""The `looklook` command: dev runner, migrations, schema export, one-subgraph server."""
+"""The `looklook` command: dev runner, migrations, schema export, one-subgraph server, workers."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve one subgraph with uvicorn")
     serve.add_argument("domain", choices=[d.value for d in Domain])
     serve.add_argument("--workers", type=int, default=1)
+    worker = commands.add_parser("worker", help="run the Dramatiq worker for every actor")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument("--dead-letters", action="store_true", help="list them and exit")
+    commands.add_parser("scheduler", help="run the periodic jobs and the outbox relay")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -65,6 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_config=None,
         )
         return 0
+    if args.command == "worker":
+        from workers.run import print_dead_letters, run_worker
+
+        if args.dead_letters:
+            return print_dead_letters()
+        return run_worker(settings, processes=args.processes, threads=args.threads)
+    if args.command == "scheduler":
+        from workers.scheduler import run_scheduler
+
+        return run_scheduler(settings)
     parser.error(f"unknown command {args.command}")
     return 2
 

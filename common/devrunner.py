@@ -1,8 +1,9 @@
 """`looklook dev`: run the whole system on embedded defaults, stop all of it on Ctrl-C.
 
 Starts, in order: the bundled Redis server (unless REDIS_URL is set), database
-migrations, the WeChat sandbox, every subgraph and the router; waits for each
-to answer before starting the next, and tears everything down in reverse.
+migrations, the WeChat sandbox, the Dramatiq worker and the scheduler, every
+subgraph and the router; waits for each server to answer before starting the
+next, and tears everything down in reverse.
 """
 
 from __future__ import annotations
@@ -158,6 +159,9 @@ def run_dev(settings: Settings) -> int:
             migrations.upgrade(domain)
         sandbox = supervisor.start("wechat-sandbox", [python, "-m", "sandbox"])
         wait_until_up(f"http://{host}:{settings.sandbox_port}/healthz", sandbox)
+        # Background jobs: the Dramatiq worker, and the scheduler that relays the outbox to it.
+        supervisor.start("worker", [python, "-m", "common.cli", "worker"])
+        supervisor.start("scheduler", [python, "-m", "common.cli", "scheduler"])
         for domain in domains:
             port = settings.port(domain)
             argv = [python, "-m", "uvicorn", app_path(domain), "--host", host, "--port", str(port)]
@@ -171,6 +175,7 @@ def run_dev(settings: Settings) -> int:
             f"\n  looklook is up. GraphiQL: http://{host}:{settings.router_port}/graphql"
             f"\n  subgraphs: {', '.join(f'{d.value} :{settings.port(d)}' for d in domains)}"
             f"\n  WeChat sandbox: http://{host}:{settings.sandbox_port}"
+            "\n  background: worker + scheduler (worker metrics :9191 unless dramatiq_prom_port)"
             "\n  Ctrl-C stops everything.\n",
             flush=True,
         )

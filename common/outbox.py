@@ -9,16 +9,23 @@ sent twice (a relay crash between send and mark), so every actor is idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text
+import dramatiq
+from sqlalchemy import Index, Integer, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from common.db import Database
 from common.models import BigId, UTCDateTime, utcnow
+
+_logger = logging.getLogger(__name__)
 
 
 class OutboxMixin:
@@ -56,4 +63,64 @@ def add_message(
             payload=json.dumps({"args": args, "kwargs": kwargs or {}}),
             deliver_at=utcnow() + timedelta(seconds=delay_seconds),
         )
+    )
+
+
+async def relay(
+    db: Database, model: type[OutboxMixin], broker: dramatiq.Broker, *, batch_size: int = 100
+) -> int:
+    """Send unsent messages in id order; return how many went out.
+
+    Each row is marked sent in its own small transaction right after the broker
+    accepts it, so a crash re-sends at most one message. The first failure
+    (broker down) counts an attempt on that row and ends the round: later rows
+    would fail the same way and must not overtake it.
+    """
+    async with db.session() as session:
+        rows = list(
+            await session.scalars(
+                select(model).where(model.sent_at.is_(None)).order_by(model.id).limit(batch_size)
+            )
+        )
+    sent = 0
+    for row in rows:
+        try:
+            await asyncio.to_thread(_enqueue, broker, row)
+        except Exception as error:  # the broker's own error types differ per broker
+            _logger.warning(
+                "outbox relay: broker refused message %s (%s) — will retry: %s",
+                row.id,
+                row.actor_name,
+                error,
+            )
+            async with db.write_session() as session:
+                await session.execute(
+                    update(model).where(model.id == row.id).values(attempts=model.attempts + 1)
+                )
+            break
+        async with db.write_session() as session:
+            await session.execute(
+                update(model)
+                .where(model.id == row.id)
+                .values(sent_at=utcnow(), attempts=model.attempts + 1)
+            )
+        sent += 1
+    return sent
+
+
+def _enqueue(broker: dramatiq.Broker, row: OutboxMixin) -> None:
+    """Hand one row to the broker, delayed until its `deliver_at` (blocking I/O)."""
+    payload = json.loads(row.payload)
+    # Rounded up: delivered a millisecond early, a job would find its deadline not yet passed.
+    delay_ms = max(0, math.ceil((row.deliver_at - utcnow()).total_seconds() * 1000))
+    broker.declare_queue(row.queue_name)  # local bookkeeping; RabbitMQ declares on send
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=row.queue_name,
+            actor_name=row.actor_name,
+            args=tuple(payload.get("args", ())),
+            kwargs=payload.get("kwargs", {}),
+            options={},
+        ),
+        delay=delay_ms or None,
     )

@@ -1,0 +1,297 @@
+"""Background jobs on the real database and Redis: the close actor, the outbox relay,
+a real Dramatiq worker process, the sweeper and the stay finisher."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import dramatiq
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from common.db import Database
+from common.ids import SnPrefix, make_sn
+from common.models import utcnow
+from common.outbox import add_message, relay
+from common.settings import PROJECT_ROOT, Domain, Settings
+from subgraphs.orders.models import HomestayOrder, OutboxMessage, TradeState
+from subgraphs.orders.service import (
+    CLOSE_ACTOR,
+    ORDERS_QUEUE,
+    china_today,
+    close_overdue_orders,
+    finish_stays,
+)
+from tests.support.backends import free_port
+from workers.broker import create_broker
+
+# A running worker polls with a backoff of up to 1 s per queue (delay queue, then queue).
+CLOSE_WAIT_SECONDS = 10.0
+WORKER_BOOT_SECONDS = 30.0
+HEARTBEATS = "dramatiq:__heartbeats__"
+
+
+@pytest.fixture
+async def orders_db(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings.database_url(Domain.ORDERS))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[dramatiq.Broker]:
+    live = create_broker(settings.redis_url)
+    yield live
+    live.close()
+
+
+@pytest.fixture(scope="module")
+def worker(backend_env: dict[str, str], tmp_root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `looklook worker` on the test backends, stopped with SIGTERM like in production."""
+    env = {
+        **os.environ,
+        **backend_env,
+        "dramatiq_prom_port": str(free_port()),
+        "dramatiq_prom_db": str(tmp_root / "dramatiq-prometheus"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "common.cli", "worker", "--threads", "2"],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    # A worker that polls a queue has a heartbeat in Redis: wait for it (imports are slow).
+    client = redis.Redis.from_url(backend_env["REDIS_URL"])
+    deadline = time.monotonic() + WORKER_BOOT_SECONDS
+    while not client.zcard(HEARTBEATS):
+        assert process.poll() is None, "the worker exited"
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.1)
+    client.close()
+    yield process
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+
+
+async def place_order(
+    db: Database,
+    *,
+    pay_in_seconds: float,
+    state: TradeState = TradeState.WAIT_PAY,
+    live_end_date: date | None = None,
+    with_message: bool = True,
+) -> str:
+    """An order row and (like `create_order`) its close message, in one transaction."""
+    start = live_end_date - timedelta(days=1) if live_end_date else china_today()
+    order = HomestayOrder(
+        sn=make_sn(SnPrefix.HOMESTAY_ORDER),
+        user_id=1,
+        homestay_id=1,
+        title="Test homestay",
+        people_num=2,
+        row_type=0,
+        food_price=0,
+        homestay_price=100,
+        market_homestay_price=120,
+        homestay_business_id=1,
+        homestay_user_id=1,
+        live_start_date=start,
+        live_end_date=live_end_date or start + timedelta(days=1),
+        live_people_num=1,
+        trade_state=state,
+        pay_deadline=utcnow() + timedelta(seconds=pay_in_seconds),
+        order_total_price=100,
+        food_total_price=0,
+        homestay_total_price=100,
+    )
+    async with db.write_session() as session:
+        session.add(order)
+        if with_message:
+            add_message(
+                session,
+                OutboxMessage,
+                actor_name=CLOSE_ACTOR,
+                queue_name=ORDERS_QUEUE,
+                args=[order.sn],
+                delay_seconds=max(pay_in_seconds, 0),
+            )
+    return order.sn
+
+
+async def state_of(db: Database, sn: str) -> int:
+    async with db.session() as session:
+        state = await session.scalar(
+            select(HomestayOrder.trade_state).where(HomestayOrder.sn == sn)
+        )
+    assert state is not None
+    return state
+
+
+async def message_of(db: Database, sn: str) -> OutboxMessage:
+    async with db.session() as session:
+        message = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.payload.contains(sn))
+        )
+    assert message is not None
+    return message
+
+
+async def relay_until_sent(db: Database, broker: dramatiq.Broker, sn: str) -> int:
+    """Relay rounds until our row is out (other tests' rows may be ahead of it)."""
+    total = 0
+    for _ in range(20):
+        total += await relay(db, OutboxMessage, broker)
+        if (await message_of(db, sn)).sent_at is not None:
+            return total
+    raise AssertionError("the relay never sent the message")
+
+
+async def wait_for_state(db: Database, sn: str, state: TradeState) -> float:
+    """Seconds until the order reaches `state` (bounded)."""
+    started = time.monotonic()
+    while time.monotonic() - started < CLOSE_WAIT_SECONDS:
+        if await state_of(db, sn) == state:
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"order {sn} did not become {state.name} in {CLOSE_WAIT_SECONDS}s")
+
+
+async def test_close_actor_cancels_once_and_is_safe_to_rerun(orders_db: Database) -> None:
+    from workers.orders import close_unpaid, dispose_orders_db
+
+    unpaid = await place_order(orders_db, pay_in_seconds=-1, with_message=False)
+    paid = await place_order(
+        orders_db, pay_in_seconds=-1, state=TradeState.WAIT_USE, with_message=False
+    )
+    not_due = await place_order(orders_db, pay_in_seconds=60, with_message=False)
+    try:
+        assert await close_unpaid(unpaid) is True
+        assert await close_unpaid(unpaid) is False  # the second delivery changes nothing
+        assert await close_unpaid(paid) is False
+        assert await close_unpaid(not_due) is False
+        assert await close_unpaid("no-such-order") is False
+    finally:
+        await dispose_orders_db()
+    assert await state_of(orders_db, unpaid) == TradeState.CANCELLED
+    assert await state_of(orders_db, paid) == TradeState.WAIT_USE
+    assert await state_of(orders_db, not_due) == TradeState.WAIT_PAY
+
+
+async def test_unpaid_order_closes_after_its_timeout_through_a_real_worker(
+    orders_db: Database, broker: dramatiq.Broker, worker: subprocess.Popen[bytes]
+) -> None:
+    timeout = 2.0
+    sn = await place_order(orders_db, pay_in_seconds=timeout)
+    assert await relay_until_sent(orders_db, broker, sn) >= 1
+    assert await state_of(orders_db, sn) == TradeState.WAIT_PAY
+    elapsed = await wait_for_state(orders_db, sn, TradeState.CANCELLED)
+    assert worker.poll() is None
+    print(f"closed {elapsed:.2f}s after relay (pay timeout {timeout}s)")
+    assert elapsed >= timeout - 0.5  # not before its deadline
+
+
+async def test_order_made_while_the_broker_is_down_still_closes(
+    orders_db: Database, broker: dramatiq.Broker, worker: subprocess.Popen[bytes]
+) -> None:
+    sn = await place_order(orders_db, pay_in_seconds=1)
+    async with orders_db.session() as session:
+        first_unsent = await session.scalar(
+            select(func.min(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))
+        )
+    dead = create_broker(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert await relay(orders_db, OutboxMessage, dead) == 0
+    finally:
+        dead.close()
+    mine = await message_of(orders_db, sn)
+    assert mine.sent_at is None
+    async with orders_db.session() as session:
+        head = await session.get(OutboxMessage, first_unsent)
+    assert head is not None and head.sent_at is None and head.attempts == 1
+
+    assert await relay_until_sent(orders_db, broker, sn) >= 1  # the broker is back
+    elapsed = await wait_for_state(orders_db, sn, TradeState.CANCELLED)
+    print(f"closed {elapsed:.2f}s after the late relay (pay timeout 1s)")
+
+
+async def test_sweeper_closes_overdue_orders_whose_message_was_lost(
+    orders_db: Database,
+) -> None:
+    lost = await place_order(orders_db, pay_in_seconds=-5, with_message=False)
+    pending = await place_order(orders_db, pay_in_seconds=60, with_message=False)
+    assert lost in await close_overdue_orders(orders_db)
+    assert await state_of(orders_db, lost) == TradeState.CANCELLED
+    assert await state_of(orders_db, pending) == TradeState.WAIT_PAY
+    assert lost not in await close_overdue_orders(orders_db)
+
+
+async def test_finish_stays_marks_checked_out_orders_used(orders_db: Database) -> None:
+    today = china_today()
+    done = await place_order(
+        orders_db,
+        pay_in_seconds=-1,
+        state=TradeState.WAIT_USE,
+        live_end_date=today - timedelta(days=1),
+        with_message=False,
+    )
+    future = await place_order(
+        orders_db,
+        pay_in_seconds=-1,
+        state=TradeState.WAIT_USE,
+        live_end_date=today + timedelta(days=3),
+        with_message=False,
+    )
+    assert await finish_stays(orders_db) >= 1
+    assert await state_of(orders_db, done) == TradeState.USED
+    assert await state_of(orders_db, future) == TradeState.WAIT_USE
+
+
+async def test_a_job_slot_runs_once_across_scheduler_replicas(settings: Settings) -> None:
+    from common.redis import create_redis
+    from workers.scheduler import Job, JobRunner
+
+    runs: list[int] = []
+
+    async def job() -> None:
+        runs.append(1)
+
+    redis = create_redis(settings.redis_url)
+    try:
+        replica_a, replica_b = JobRunner(redis), JobRunner(redis)
+        slot_job = Job(f"test.once.{make_sn(SnPrefix.HOMESTAY_ORDER)}", 3600, job)
+        await replica_a.run(slot_job)
+        await replica_b.run(slot_job)
+        assert runs == [1]
+        run_job = Job("test.serial", 1, job, per_slot=False)
+        await replica_a.run(run_job)
+        await replica_b.run(run_job)  # the run lock is released after each run
+        assert runs == [1, 1, 1]
+    finally:
+        await redis.aclose()
+
+
+async def test_the_scheduler_relays_new_messages_and_stops_cleanly(
+    settings: Settings, orders_db: Database
+) -> None:
+    from workers.scheduler import serve
+
+    sn = await place_order(orders_db, pay_in_seconds=600)
+    stop = asyncio.Event()
+    scheduler = asyncio.create_task(serve(settings, stop))
+    try:
+        deadline = time.monotonic() + 5
+        while (await message_of(orders_db, sn)).sent_at is None:
+            assert not scheduler.done(), scheduler
+            assert time.monotonic() < deadline, "the scheduler did not relay the message"
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(scheduler, timeout=10)

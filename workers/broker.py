@@ -1,0 +1,99 @@
+"""The Dramatiq broker every worker, scheduler and relay process shares.
+
+Redis by default (the same server as everything else, so `make dev` needs
+nothing new); an `amqp://` BROKER_URL selects RabbitMQ without code changes.
+Building a broker never connects: the Redis client and pika both connect on
+first use, so importing the actors in a process whose broker is down works and
+the outbox relay is what notices the outage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    AsyncIO,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from common.settings import Settings, get_settings
+
+# Retries: 1 s, 2 s, 4 s … capped at 60 s; after the last one the message is dead-lettered.
+MAX_RETRIES = 5
+MIN_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 60_000
+# No job of ours should take a minute; one that does is stuck on I/O and is better retried.
+TIME_LIMIT_MS = 60_000
+# Where the worker's Prometheus exposition server listens (Dramatiq reads these names itself).
+DEFAULT_PROMETHEUS_PORT = 9191
+PROMETHEUS_HOST_ENV = "dramatiq_prom_host"
+PROMETHEUS_PORT_ENV = "dramatiq_prom_port"
+PROMETHEUS_DB_ENV = "dramatiq_prom_db"
+
+_broker: dramatiq.Broker | None = None
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker_url or settings.redis_url
+
+
+def prometheus_defaults(settings: Settings) -> Path:
+    """Default Dramatiq's Prometheus env vars before its module reads them at import.
+
+    The exposition server binds our host (not Dramatiq's 0.0.0.0) and keeps its
+    multiprocess files under the data directory instead of a shared /tmp path.
+    Returns that directory.
+    """
+    os.environ.setdefault(PROMETHEUS_HOST_ENV, settings.host)
+    os.environ.setdefault(PROMETHEUS_PORT_ENV, str(DEFAULT_PROMETHEUS_PORT))
+    return Path(
+        os.environ.setdefault(PROMETHEUS_DB_ENV, str(settings.data_dir / "dramatiq-prometheus"))
+    )
+
+
+def _middleware() -> list[Middleware]:
+    from dramatiq.middleware.prometheus import Prometheus  # reads its env vars on import
+
+    return [
+        Prometheus(),
+        AgeLimit(),
+        TimeLimit(time_limit=TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
+        AsyncIO(),  # our actors are `async def`; this runs them on one loop per worker process
+    ]
+
+
+def create_broker(url: str) -> dramatiq.Broker:
+    """A broker for `url` with our middleware, not installed globally (tests use a dead one)."""
+    if url.startswith(("amqp://", "amqps://")):
+        return RabbitmqBroker(url=url, middleware=_middleware())
+    return RedisBroker(url=url, middleware=_middleware())  # type: ignore[no-untyped-call]
+
+
+def configure_broker(settings: Settings | None = None) -> dramatiq.Broker:
+    """Install the process's global broker once; later calls return the same one.
+
+    Actor modules call this at import, so they bind to our broker whatever the
+    import order, never to Dramatiq's implicit default. The first call wins:
+    actors are registered on that broker, so replacing it would orphan them.
+    """
+    global _broker
+    if _broker is None:
+        settings = settings or get_settings()
+        prometheus_defaults(settings)
+        _broker = create_broker(broker_url(settings))
+        dramatiq.set_broker(_broker)
+    return _broker

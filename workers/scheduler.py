@@ -1,0 +1,183 @@
+"""The periodic scheduler: one process (any number of replicas) running timed jobs.
+
+Jobs: relay the orders outbox to the broker every second; sweep unpaid orders
+past their deadline whose close message was lost, every minute; mark paid stays
+USED after check-out, every ten minutes. Each runs at start too, so work missed
+while everything was down is caught up at once. Redis locks make each slot run
+once across replicas; every job is idempotent anyway, so when Redis itself is
+unreachable jobs run unlocked rather than not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dramatiq
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from opentelemetry import trace
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common.db import Database
+from common.logs import configure_logging
+from common.outbox import relay
+from common.redis import create_redis
+from common.settings import Domain, Settings
+from common.telemetry import setup_tracing, shutdown_tracing
+from subgraphs.orders.models import OutboxMessage
+from subgraphs.orders.service import close_overdue_orders, finish_stays
+from workers.broker import configure_broker
+from workers.locks import acquire_run, claim_slot, release_run
+
+SERVICE = "scheduler"
+RELAY_SECONDS = 1
+SWEEP_SECONDS = 60
+FINISH_STAYS_SECONDS = 600
+# How long a stopping scheduler lets running jobs finish.
+SHUTDOWN_GRACE_SECONDS = 30
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job.
+
+    `per_slot`: run once per interval across replicas; otherwise just never concurrently.
+    """
+
+    name: str
+    every_seconds: int
+    run: Callable[[], Awaitable[object]]
+    per_slot: bool = True
+
+
+def orders_jobs(db: Database, broker: dramatiq.Broker) -> list[Job]:
+    async def relay_outbox() -> int:
+        return await relay(db, OutboxMessage, broker)
+
+    async def sweep_overdue() -> list[str]:
+        closed = await close_overdue_orders(db)
+        if closed:
+            logger.warning("sweeper closed %d overdue orders whose message was lost", len(closed))
+        return closed
+
+    async def finish() -> int:
+        return await finish_stays(db)
+
+    return [
+        Job("orders.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
+        Job("orders.sweep_overdue", SWEEP_SECONDS, sweep_overdue),
+        Job("orders.finish_stays", FINISH_STAYS_SECONDS, finish),
+    ]
+
+
+@dataclass
+class JobRunner:
+    """Runs a job under its lock and remembers in-flight runs so shutdown can wait for them."""
+
+    redis: Redis
+    running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def run(self, job: Job) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await self._run_locked(job)
+        finally:
+            self.running.discard(task)
+
+    async def _run_locked(self, job: Job) -> None:
+        token: str | None = None
+        try:
+            if job.per_slot:
+                if not await claim_slot(self.redis, job.name, job.every_seconds):
+                    return
+            else:
+                token = await acquire_run(self.redis, job.name, ttl_seconds=30)
+                if token is None:
+                    return
+        except RedisError as error:
+            logger.warning("%s: Redis lock unavailable, running unlocked: %s", job.name, error)
+        try:
+            await self._run(job)
+        finally:
+            if token is not None:
+                with contextlib.suppress(RedisError):  # else the lock expires by itself
+                    await release_run(self.redis, job.name, token)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            if job.per_slot:
+                with tracer.start_as_current_span(f"scheduler {job.name}"):
+                    result = await job.run()
+                logger.info("%s done: %s", job.name, result)
+            else:  # the per-second relay: no span or log line for every idle tick
+                result = await job.run()
+                if result:
+                    logger.info("%s done: %s", job.name, result)
+        except Exception:
+            logger.exception("%s failed; it runs again next interval", job.name)
+
+    async def drain(self, grace_seconds: float) -> None:
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=grace_seconds)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the jobs until `stop` is set, then let running jobs finish."""
+    db = Database(settings.database_url(Domain.ORDERS), pool_size=2)
+    redis = create_redis(settings.redis_url)
+    runner = JobRunner(redis)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for job in orders_jobs(db, configure_broker(settings)):
+        scheduler.add_job(
+            runner.run,  # a coroutine function, so APScheduler awaits it on our loop
+            "interval",
+            args=[job],
+            seconds=job.every_seconds,
+            id=job.name,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=job.every_seconds,
+        )
+    scheduler.start()
+    logger.info("scheduler started")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await runner.drain(SHUTDOWN_GRACE_SECONDS)
+        await redis.aclose()
+        await db.dispose()
+        logger.info("scheduler stopped")
+
+
+def run_scheduler(settings: Settings) -> int:
+    """The `looklook scheduler` process: SIGTERM or Ctrl-C stops it after running jobs finish."""
+    configure_logging(SERVICE, settings)
+    # APScheduler logs every run at INFO: one line a second for the relay alone.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    setup_tracing(SERVICE, settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        shutdown_tracing()
+    return 0
