@@ -48,5 +48,9 @@ fmt: install-python
 migrate: install-python
 	$(RUN) looklook migrate
 
+## bench: measure the router, a subgraph and their ceilings on a private stack (≈1.5 min)
+bench: install
+	$(RUN) python -m bench.run
+
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -17,17 +17,101 @@ const urlOverrides = Object.fromEntries(
 );
 
 // Subscriptions reach Strawberry subgraphs over WebSocket (its SSE framing is not
-// understood by the gateway's client). Headers do not travel on an upstream WebSocket,
-// so the client's Authorization is passed in the connection_init payload instead.
+// understood by the gateway's client). `propagateHeaders` does not apply to an upstream
+// WebSocket, so the client's Authorization (its HTTP header for SSE, its `connection_init`
+// payload for WebSocket) is passed in the upstream `connection_init` payload, and
+// X-Forwarded-For as a header of the upgrade request. The gateway opens one upstream
+// socket per distinct (url, payload, headers): tokens (and clients) never share a socket.
 const upstreamWebSocket = {
   options: {
     subscriptions: {
       kind: 'ws',
       location: '/graphql',
+      headers: [['x-forwarded-for', '{context.forwardedFor}']],
       options: { connectionParams: { authorization: '{context.headers.authorization}' } },
     },
   },
 };
+
+// X-Forwarded-For for subgraphs: the client's header (if any) extended with the address
+// of the peer this router talks to, as a proxy does; a subgraph reads the first hop as
+// the client's address (for per-client rate limits).
+function forwardedFor(forwarded: string | null | undefined, remote: string | undefined) {
+  const peer = remote?.replace(/^::ffff:/, '');
+  if (forwarded && peer) return `${forwarded}, ${peer}`;
+  return forwarded || peer || undefined;
+}
+
+// Puts `forwardedFor` on every context (HTTP and WebSocket), and over WebSocket
+// lower-cases the keys of `context.headers` (where the gateway merges the client's
+// `connection_init` payload as sent), so `{"Authorization": …}` works like
+// `{"authorization": …}`.
+const clientContext: GatewayPlugin = {
+  onContextBuilding({ context, extendContext }) {
+    const ctx = context as Record<string, any>;
+    const remote: string | undefined =
+      ctx.req?.socket?.remoteAddress ?? ctx.extra?.request?.socket?.remoteAddress;
+    if (!ctx.connectionParams) {
+      const request = ctx.request as Request | undefined;
+      extendContext({
+        forwardedFor: forwardedFor(request?.headers.get('x-forwarded-for'), remote),
+      } as any);
+      return;
+    }
+    const headers: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(ctx.headers ?? {})) {
+      if (value != null && value !== '') headers[key.toLowerCase()] = value;
+    }
+    const upgrade = ctx.req?.headers ?? ctx.extra?.request?.headers ?? {};
+    extendContext({
+      headers,
+      forwardedFor: forwardedFor(upgrade['x-forwarded-for'], remote),
+    } as any);
+  },
+};
+
+// Parse-time limits (maxDepth, maxTokens) reject a document without a code; give them
+// the code clients already handle for a refused document.
+const LIMIT_ERROR = /depth limit|token limit/i;
+const codeLimitErrors: GatewayPlugin = {
+  onResultProcess({ result, setResult }) {
+    const single = result as ExecutionResult;
+    if (!single || !Array.isArray(single.errors)) return;
+    if (!single.errors.some((e) => !e.extensions?.code && LIMIT_ERROR.test(e.message))) return;
+    setResult({
+      ...single,
+      errors: single.errors.map((error) =>
+        error.extensions?.code || !LIMIT_ERROR.test(error.message)
+          ? error
+          : new GraphQLError(error.message, {
+              nodes: error.nodes,
+              source: error.source,
+              positions: error.positions,
+              originalError: error.originalError,
+              extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+      ),
+    } as ExecutionResult);
+  },
+};
+
+// OpenTelemetry: traces exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set
+// (standard OTEL_* variables apply, e.g. OTEL_SERVICE_NAME); trace context is taken from
+// the client's traceparent and propagated to subgraphs.
+const otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+if (otlpEndpoint) {
+  const [{ openTelemetrySetup }, { OTLPTraceExporter }, { AsyncLocalStorageContextManager }] =
+    await Promise.all([
+      import('@graphql-hive/gateway/opentelemetry/setup'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/context-async-hooks'),
+    ]);
+  openTelemetrySetup({
+    contextManager: new AsyncLocalStorageContextManager(),
+    resource: { serviceName: env.OTEL_SERVICE_NAME ?? 'router' },
+    traces: { exporter: new OTLPTraceExporter() },
+  });
+}
 
 // graphql-js reports bad variables without a code; clients rely on BAD_USER_INPUT
 // (the subgraphs code every other error themselves).
@@ -57,6 +141,25 @@ const codeBadVariables: GatewayPlugin = {
   },
 };
 
+// Response cache for anonymous queries only (ROUTER_RESPONSE_CACHE_TTL_MS; 0 or unset: off).
+// A request carrying an Authorization header never reads or fills the cache, so a
+// token's private data (`me`, orders) can never reach anyone else, and a revoked
+// token is never answered from the cache. Mutations are never cached; results with
+// errors are not cached. Off by default: a shared anonymous entry may be up to one
+// TTL stale after a write, which end-to-end tests that write then read would see.
+const responseCacheTtl = Math.max(Number.parseInt(env.ROUTER_RESPONSE_CACHE_TTL_MS ?? '', 10) || 0, 0);
+const responseCaching: GatewayConfig['responseCaching'] =
+  responseCacheTtl > 0
+    ? {
+        ttl: responseCacheTtl,
+        // Anonymous requests share one entry (null = public); tokens bypass (see `enabled`).
+        session: (request) => request.headers.get('authorization') ?? null,
+        enabled: (request) => !request.headers.get('authorization'),
+        // Belt and braces: never cache the viewer, even if `enabled` changes.
+        ttlPerSchemaCoordinate: { 'Query.me': 0 },
+      }
+    : undefined;
+
 export const gatewayConfig: GatewayConfig = defineConfig({
   supergraph: resolve(env.SUPERGRAPH_PATH ?? '../schema/supergraph.graphql'),
   host: env.ROUTER_HOST ?? '127.0.0.1',
@@ -66,13 +169,17 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   readinessCheckEndpoint: '/readiness',
   transportEntries: { '*.http': upstreamWebSocket, ...urlOverrides },
   propagateHeaders: {
-    fromClientToSubgraphs({ request }) {
-      const forwarded = request.headers.get('x-forwarded-for');
+    fromClientToSubgraphs({ request, context }) {
+      // Over WebSocket (queries and mutations sent on the socket) the client's headers are
+      // the upgrade request's merged with its `connection_init` payload.
+      const ctx = context as { connectionParams?: unknown; headers?: Record<string, string> };
+      const header = (name: string) =>
+        (ctx.connectionParams ? ctx.headers?.[name] : request.headers.get(name)) ?? undefined;
       return {
-        authorization: request.headers.get('authorization') ?? undefined,
-        traceparent: request.headers.get('traceparent') ?? undefined,
-        tracestate: request.headers.get('tracestate') ?? undefined,
-        'x-forwarded-for': forwarded ?? undefined,
+        authorization: header('authorization'),
+        traceparent: header('traceparent'),
+        tracestate: header('tracestate'),
+        'x-forwarded-for': (context as { forwardedFor?: string }).forwardedFor,
       };
     },
   },
@@ -87,6 +194,8 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   csrfPrevention: { requestHeaders: ['x-graphql-csrf', 'authorization'] },
   graphiql: production ? false : { title: 'looklook GraphQL' },
   landingPage: !production,
-  plugins: () => [codeBadVariables],
+  plugins: () => [codeBadVariables, codeLimitErrors, clientContext],
+  responseCaching,
   prometheus: { endpoint: '/metrics', metrics: { graphql_envelop_request_time_summary: true } },
+  openTelemetry: otlpEndpoint ? { traces: true } : undefined,
 });

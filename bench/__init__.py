@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of the router, a subgraph and their ceilings."""

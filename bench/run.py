@@ -1,0 +1,495 @@
+"""`make bench`: start a private stack, measure five scenarios, write results.json and results.png.
+
+Everything runs on free ports in a temporary data directory (embedded SQLite, the
+bundled Redis) and is stopped at the end, on errors and on Ctrl-C too.
+BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_CONCURRENCY (32) and
+BENCH_CLIENT (auto | python | wrk) tune the run; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common import devrunner, migrations
+from common.devrunner import Supervisor, wait_until_up
+from common.settings import PROJECT_ROOT, Domain, Settings
+from common.subgraphs import app_path
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_JSON = BENCH_DIR / "results.json"
+RESULTS_PNG = BENCH_DIR / "results.png"
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+CLIENT = os.environ.get("BENCH_CLIENT", "auto")
+CACHE_TTL_MS = os.environ.get("BENCH_CACHE_TTL_MS", "10000")
+DOMAINS = (Domain.USERS, Domain.TRAVEL)
+
+HOME_QUERY = (
+    "query Home { preferredHomestays(first: 20) { edges { node { id title homestayPrice "
+    "business { title } landlord { nickname } comments(first: 3) { edges { node { content star } "
+    "} } } } } }"
+)
+# The same page from the travel subgraph alone: the landlord's nickname lives in users.
+HOME_QUERY_TRAVEL = HOME_QUERY.replace("landlord { nickname }", "landlord { id }")
+TYPENAME_QUERY = "{ __typename }"
+
+TARGETS = {"a/b": 0.6, "b/d": 0.3, "e/a": 3.0}
+SCENARIOS = {
+    "a": "home page through the router (2 subgraphs, response cache off)",
+    "b": "home page from the travel subgraph directly (landlord { id })",
+    "c": "bare uvicorn ASGI app, constant body of (b)'s size (Python ceiling)",
+    "d": "{ __typename } on the travel subgraph (framework ceiling)",
+    "e": "home page through the router, anonymous, response cache on",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --------------------------------------------------------------------------- data
+
+
+def seed_small_dataset(settings: Settings) -> None:
+    """20 landlords' businesses, 60 homestays, 40 on the preferred list, 600 comments."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from subgraphs.travel import models as travel
+    from subgraphs.users import models as users
+
+    guests = 50
+    engine = create_engine(migrations.sync_url(settings.database_url(Domain.USERS)))
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            users.User(id=i, mobile=f"138{i:08d}", nickname=f"user-{i}")
+            for i in range(1, 21 + guests)
+        )
+    engine.dispose()
+    engine = create_engine(migrations.sync_url(settings.database_url(Domain.TRAVEL)))
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            travel.HomestayBusiness(id=b, title=f"Business {b}", user_id=b, star=4.0 + b % 10 / 10)
+            for b in range(1, 21)
+        )
+        session.add_all(
+            travel.Homestay(
+                id=h,
+                title=f"Homestay {h}",
+                sub_title="A quiet place by the lake",
+                info="Two rooms, breakfast included.",
+                homestay_business_id=(h - 1) % 20 + 1,
+                user_id=(h - 1) % 20 + 1,
+                homestay_price=30_000 + h * 100,
+                market_homestay_price=40_000 + h * 100,
+            )
+            for h in range(1, 61)
+        )
+        session.add_all(
+            travel.HomestayActivity(
+                row_type=travel.ActivityType.PREFERRED_HOMESTAY.value, data_id=h, sort=h
+            )
+            for h in range(1, 41)
+        )
+        session.add_all(
+            travel.HomestayComment(
+                homestay_id=(c - 1) % 60 + 1,
+                user_id=21 + c % guests,
+                content=f"Lovely stay, would come back ({c}).",
+                star=3.0 + c % 3,
+            )
+            for c in range(1, 601)
+        )
+    engine.dispose()
+
+
+def seed(settings: Settings) -> str:
+    """Seed through `common.seed` when it exists, else the small dataset above."""
+    if importlib.util.find_spec("common.seed") is None:
+        seed_small_dataset(settings)
+        return "bench small dataset (common.seed not found)"
+    seed_module: Any = importlib.import_module("common.seed")  # written separately
+
+    result = seed_module.seed(settings)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+    return "common.seed.seed(settings)"
+
+
+# --------------------------------------------------------------------------- stack
+
+
+class Stack:
+    def __init__(self, data_dir: Path) -> None:
+        self.supervisor = Supervisor()
+        redis_port = free_port()
+        self.settings = Settings(
+            data_dir=data_dir,
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            log_level="WARNING",
+            host="127.0.0.1",
+            users_database_url="",
+            travel_database_url="",
+        )
+        self.env = {
+            "ENV": "development",
+            "DATA_DIR": str(data_dir),
+            "REDIS_URL": self.settings.redis_url,
+            "BROKER_URL": "",
+            "LOG_LEVEL": "WARNING",
+            "OTEL_EXPORTER": "none",
+            **{f"{d.value.upper()}_DATABASE_URL": "" for d in Domain},
+        }
+        self.subgraphs: dict[Domain, str] = {}
+
+    def uvicorn(self, name: str, app: str, env: dict[str, str] | None = None) -> str:
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        process = self.supervisor.start(name, argv, env={**self.env, **(env or {})})
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz" if name in self.env_domains() else base, process)
+        return base
+
+    @staticmethod
+    def env_domains() -> set[str]:
+        return {d.value for d in DOMAINS}
+
+    def start(self) -> str:
+        devrunner.start_embedded_redis(self.supervisor, self.settings)
+        for domain in DOMAINS:
+            migrations.upgrade(domain, self.settings.database_url(domain))
+        source = seed(self.settings)
+        for domain in DOMAINS:
+            self.subgraphs[domain] = self.uvicorn(domain.value, app_path(domain)) + "/graphql"
+            self.env[f"{domain.value.upper()}_INTERNAL_URL"] = self.subgraphs[domain]
+        return source
+
+    def router(self, name: str, cache_ttl_ms: str) -> str:
+        port = free_port()
+        env = {
+            **self.env,
+            **devrunner.router_env(self.settings),
+            **{f"SUBGRAPH_{d.value.upper()}_URL": url for d, url in self.subgraphs.items()},
+            "ROUTER_PORT": str(port),
+            "SUPERGRAPH_PATH": str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
+            "LOG_LEVEL": "warn",
+            "ROUTER_RESPONSE_CACHE_TTL_MS": cache_ttl_ms,
+        }
+        process = self.supervisor.start(
+            name, devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
+        )
+        wait_until_up(f"http://127.0.0.1:{port}/readiness", process, timeout=90)
+        return f"http://127.0.0.1:{port}/graphql"
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def post(url: str, query: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = httpx.post(url, json={"query": query}, headers=headers, timeout=10)
+    if response.status_code != 200:
+        raise AssertionError(f"{url}: HTTP {response.status_code}: {response.text[:300]}")
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise AssertionError(f"{url}: errors: {json.dumps(body['errors'])[:500]}")
+    return body
+
+
+def check_home(body: dict[str, Any], *, nickname: bool) -> None:
+    edges = body["data"]["preferredHomestays"]["edges"]
+    assert len(edges) == 20, f"expected 20 preferred homestays, got {len(edges)}"
+    for edge in edges:
+        node = edge["node"]
+        assert node["id"] and node["title"] and isinstance(node["homestayPrice"], int), node
+        assert node["business"]["title"], node
+        if nickname:
+            assert isinstance(node["landlord"]["nickname"], str), node
+        else:
+            assert node["landlord"]["id"], node
+        assert isinstance(node["comments"]["edges"], list), node
+    assert any(e["node"]["comments"]["edges"] for e in edges), "no comments on the home page"
+
+
+def check_private_data_not_shared(router: str) -> str:
+    """With the cache on, `me` must answer each token with its own user, never a cached one."""
+    mutation = (
+        'mutation { register(input: {mobile: "%s", password: "bench-password-1", '
+        'nickname: "%s"}) { accessToken user { id } } }'
+    )
+    ids, tokens = [], []
+    for n in (1, 2):
+        payload = post(router, mutation % (f"199{n:08d}", f"bench{n}"))["data"]["register"]
+        ids.append(payload["user"]["id"])
+        tokens.append(payload["accessToken"])
+    for _ in range(2):  # the second round would be served from a cache if there were one
+        for user_id, token in zip(ids, tokens, strict=True):
+            me = post(router, "{ me { id } }", {"Authorization": f"Bearer {token}"})
+            assert me["data"]["me"]["id"] == user_id, f"`me` leaked across tokens: {me}"
+    anonymous = post(router, "{ me { id } }")
+    assert anonymous["data"]["me"] is None, f"anonymous `me` was served a user: {anonymous}"
+    return "ok: `me` answered per token twice, null when anonymous"
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_python(url: str, body: str, check_errors: bool) -> dict[str, Any]:
+    spec = {"url": url, "body": body, "seconds": SECONDS, "warmup": WARMUP,
+            "concurrency": CONCURRENCY, "check_errors": check_errors}  # fmt: skip
+    output = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bench.load", json.dumps(spec)],
+        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
+        timeout=SECONDS + WARMUP + 60,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(output.stdout)
+    result["client"] = "python (bench/load.py)"
+    return result
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = os.getenv("BENCH_BODY")
+local non200, errored = 0, 0
+response = function(status, headers, body)
+  if status ~= 200 then non200 = non200 + 1
+  elseif string.find(body, '"errors"', 1, true) then errored = errored + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, '
+    .. '"p99_us": %d, "socket_errors": %d, "non2xx": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+
+def load_wrk(wrk: str, url: str, body: str) -> dict[str, Any]:
+    """wrk when installed. Its Lua state is per thread, so `errors` is transport + non-2xx."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT)
+    try:
+        if WARMUP > 0:
+            subprocess.run([wrk, "-t1", f"-c{CONCURRENCY}", f"-d{int(max(WARMUP, 1))}s",  # noqa: S603
+                            "-s", script.name, url], env={**os.environ, "BENCH_BODY": body},
+                           check=True, capture_output=True)  # fmt: skip
+        output = subprocess.run(  # noqa: S603
+            [wrk, "-t2", f"-c{CONCURRENCY}", f"-d{int(SECONDS)}s", "-s", script.name, url],
+            env={**os.environ, "BENCH_BODY": body}, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    raw = json.loads(line[len("BENCH ") :])
+    duration = raw["duration_us"] / 1e6
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / duration,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["socket_errors"] + raw["non2xx"],
+        "duration": duration,
+        "concurrency": CONCURRENCY,
+        "client": "wrk",
+    }
+
+
+def load(url: str, query: str | None, raw_body: str | None = None) -> dict[str, Any]:
+    body = raw_body if raw_body is not None else json.dumps({"query": query})
+    wrk = shutil.which("wrk") if CLIENT in ("auto", "wrk") else None
+    if CLIENT == "wrk" and wrk is None:
+        raise RuntimeError("BENCH_CLIENT=wrk but wrk is not installed")
+    if wrk is not None:
+        return load_wrk(wrk, url, body)
+    return load_python(url, body, check_errors=query is not None)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def ratio(results: dict[str, dict[str, Any]], top: str, bottom: str) -> float:
+    denominator = results[bottom]["rps"]
+    return results[top]["rps"] / denominator if denominator else 0.0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"\n  {'':3}{'scenario':70}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for key, result in report["scenarios"].items():
+        print(
+            f"  ({key}) {SCENARIOS[key]:68}{result['rps']:9.0f}{result['p50_ms']:9.1f}"
+            f"{result['p99_ms']:9.1f}{result['errors']:8d}"
+        )
+    print()
+    for name, value in report["ratios"].items():
+        target = TARGETS.get(name)
+        verdict = (
+            ""
+            if target is None
+            else (f"target >= {target:g}: {'met' if value >= target else 'NOT met'}")
+        )
+        print(f"  ({name}) = {value:6.2f}   {verdict}")
+    print(f"\n  {report['caveat']}")
+    print(f"  client: {report['client']}; results: {RESULTS_JSON.relative_to(PROJECT_ROOT)}, "
+          f"chart: {report['chart']}\n")  # fmt: skip
+
+
+def write_chart(report: dict[str, Any]) -> str:
+    keys = list(report["scenarios"])
+    rps = [report["scenarios"][k]["rps"] for k in keys]
+    try:
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        from bench.png import bar_chart
+
+        bar_chart(RESULTS_PNG, [k.upper() for k in keys], rps)
+        return f"{RESULTS_PNG.relative_to(PROJECT_ROOT)} (plain bars: matplotlib not installed)"
+    figure, axis = plt.subplots(figsize=(10, 4.8))
+    labels = [f"({k}) {SCENARIOS[k].split(' (')[0]}" for k in keys]
+    bars = axis.barh(labels[::-1], rps[::-1], color="#4C72B0")
+    axis.bar_label(bars, labels=[f"{v:,.0f} rps" for v in rps[::-1]], padding=3)
+    axis.set_xlabel("requests / second (higher is better)")
+    ratios = ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())
+    axis.set_title(f"looklook bench, concurrency {CONCURRENCY}: {ratios}", fontsize=9)
+    axis.margins(x=0.2)
+    figure.tight_layout()
+    figure.savefig(RESULTS_PNG, dpi=110)
+    plt.close(figure)
+    return str(RESULTS_PNG.relative_to(PROJECT_ROOT))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
+    routers = {
+        "a": stack.router("router-nocache", "0"),
+        "e": stack.router("router-cache", CACHE_TTL_MS),
+    }
+    travel = stack.subgraphs[Domain.TRAVEL]
+
+    say("verifying every scenario's response once")
+    home_a = post(routers["a"], HOME_QUERY)
+    check_home(home_a, nickname=True)
+    home_b = httpx.post(travel, json={"query": HOME_QUERY_TRAVEL}, timeout=10)
+    check_home(post(travel, HOME_QUERY_TRAVEL), nickname=False)
+    body_bytes = len(home_b.content)
+    assert post(travel, TYPENAME_QUERY)["data"]["__typename"] == "Query"
+    ceiling = stack.uvicorn("ceiling", "bench.ceiling:app", {"BENCH_BODY_BYTES": str(body_bytes)})
+    ceiling_response = httpx.post(ceiling, content=b"{}", timeout=10)
+    assert ceiling_response.status_code == 200 and len(ceiling_response.content) == body_bytes
+    for _ in range(2):  # fill, then hit the cache
+        home_e = post(routers["e"], HOME_QUERY)
+        check_home(home_e, nickname=True)
+        assert home_e["data"] == home_a["data"], "cached home page differs from the uncached one"
+    privacy = check_private_data_not_shared(routers["e"])
+    say(f"private data check on the caching router: {privacy}")
+
+    plan = {
+        "a": (routers["a"], HOME_QUERY, None),
+        "b": (travel, HOME_QUERY_TRAVEL, None),
+        "c": (ceiling, None, "{}"),
+        "d": (travel, TYPENAME_QUERY, None),
+        "e": (routers["e"], HOME_QUERY, None),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for key, (url, query, raw_body) in plan.items():
+        say(f"({key}) {SCENARIOS[key]}: {WARMUP:g}s warm-up + {SECONDS:g}s at c={CONCURRENCY}")
+        results[key] = {"description": SCENARIOS[key], "url": url, **load(url, query, raw_body)}
+        say(f"    {results[key]['rps']:.0f} rps, p50 {results[key]['p50_ms']:.1f} ms, "
+            f"p99 {results[key]['p99_ms']:.1f} ms, errors {results[key]['errors']}")  # fmt: skip
+    ratios = {
+        "a/b": ratio(results, "a", "b"),
+        "b/d": ratio(results, "b", "d"),
+        "e/a": ratio(results, "e", "a"),
+        "d/c": ratio(results, "d", "c"),
+    }
+    return {
+        "scenarios": results,
+        "ratios": ratios,
+        "targets": TARGETS,
+        "home_response_bytes": body_bytes,
+        "private_data_check": privacy,
+        "client": results["a"]["client"],
+    }
+
+
+def main() -> int:
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicitly: a shell starting us in the background would have SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def say(message: str) -> None:
+        print(f"  bench: {message}", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="looklook-bench-") as data_dir:
+        stack = Stack(Path(data_dir))
+        try:
+            say(f"starting redis, users and travel subgraphs in {data_dir}")
+            source = stack.start()
+            say(f"seeded with {source}")
+            report = measure(stack, say)
+        except KeyboardInterrupt:
+            say("interrupted")
+            return 130
+        finally:
+            say("stopping the stack")
+            stack.stop()
+    report.update(
+        {
+            "seed": source,
+            "settings": {
+                "seconds": SECONDS,
+                "warmup": WARMUP,
+                "concurrency": CONCURRENCY,
+                "cache_ttl_ms": int(CACHE_TTL_MS),
+                "cpus": os.cpu_count(),
+            },
+            "caveat": (
+                "The load generator runs on the same machine and shares its "
+                f"{os.cpu_count()} cores with the servers; client CPU use is in each "
+                "scenario's client_cores (1.0 = one core). Numbers are relative, not capacity."
+            ),
+            "wall_seconds": round(time.monotonic() - started, 1),
+        }
+    )
+    report["chart"] = write_chart(report)
+    RESULTS_JSON.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
