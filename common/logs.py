@@ -1,61 +1,102 @@
-"""Logging: one JSON line per record, carrying the service and the current trace and span ids."""
+"""Logging: one line per record, carrying the service and the current trace and span ids.
+
+JSON in deployments (one object per line for the log shipper), readable text in a
+terminal. Both go through one root handler that uvicorn's loggers share, so access
+logs, errors and application logs look alike and join traces by `trace_id`.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from opentelemetry import trace
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from common.settings import Settings
 
 _HANDLER_NAME = "looklook"
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+_JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(span_id)s"
+_TEXT_FORMAT = (
+    "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(service)s %(name)s [%(trace_id)s] %(message)s"
+)
 
 
 class TraceContextFilter(logging.Filter):
-    """Stamp every record with the service and the active span, so logs join traces."""
+    """Stamp every record with the service and the active span, so logs join traces.
+
+    Only set inside a valid span: the formatters supply the placeholder otherwise
+    (null in JSON, "-" in text).
+    """
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = trace.get_current_span().get_span_context()
         record.service = self.service
-        record.trace_id = format(context.trace_id, "032x") if context.is_valid else None
-        record.span_id = format(context.span_id, "016x") if context.is_valid else None
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
         return True
 
 
-def configure_logging(service: str, settings: Settings) -> None:
-    """Route every logger, uvicorn's included, through one handler (idempotent)."""
+def _json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        _JSON_FIELDS,
+        rename_fields={"levelname": "level", "name": "logger"},
+        # datetime of record.created in UTC, serialised as ISO-8601 with +00:00.
+        timestamp="time",
+        # uvicorn attaches an ANSI-coloured copy of its messages as an extra.
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+        # Chinese text (names, addresses) stays readable instead of \\u escapes.
+        json_ensure_ascii=False,
+    )
+
+
+def _text_formatter() -> logging.Formatter:
+    formatter = logging.Formatter(
+        _TEXT_FORMAT,
+        datefmt="%Y-%m-%dT%H:%M:%S",
+        defaults={"trace_id": "-", "span_id": "-", "service": "-"},
+    )
+    formatter.converter = time.gmtime  # UTC, like the JSON timestamps
+    return formatter
+
+
+def configure_logging(service_name: str, settings: Settings) -> None:
+    """Route every logger, uvicorn's included, through one root handler (idempotent).
+
+    Called again (tests, a second app in one process), it replaces its own handler
+    and leaves other handlers on the root logger alone (pytest's capture, say).
+    """
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
-    for handler in list(root.handlers):
-        if handler.get_name() == _HANDLER_NAME:
-            root.removeHandler(handler)
+    for existing in list(root.handlers):
+        if existing.get_name() == _HANDLER_NAME:
+            root.removeHandler(existing)
+            existing.close()
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.addFilter(TraceContextFilter(service))
-    if settings.log_format == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s"
-                " %(service)s %(trace_id)s %(span_id)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                datefmt="%Y-%m-%dT%H:%M:%S%z",
-            )
-        )
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(service)s %(name)s: %(message)s")
-        )
+    handler.addFilter(TraceContextFilter(service_name))
+    handler.setFormatter(_json_formatter() if settings.log_format == "json" else _text_formatter())
     root.addHandler(handler)
     # httpx logs full URLs at INFO, and WeChat puts the app secret in the query string.
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn's own logging config gives these loggers handlers and propagate=False;
+    # undo that so their records reach the root handler exactly once.
+    for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
+        # `access_log=False` leaves uvicorn.access with no handler and no propagation,
+        # and uvicorn decides per connection whether to log from `hasHandlers()`:
+        # re-enabling propagation here would silently switch access logs back on.
+        switched_off = not uvicorn_logger.handlers and not uvicorn_logger.propagate
+        for existing in list(uvicorn_logger.handlers):
+            uvicorn_logger.removeHandler(existing)
         uvicorn_logger.setLevel(logging.NOTSET)
-        uvicorn_logger.propagate = True
+        uvicorn_logger.propagate = not switched_off

@@ -10,17 +10,34 @@ import YAML from 'yaml';
 const here = dirname(fileURLToPath(import.meta.url));
 const configPath = resolve(process.env.SUPERGRAPH_CONFIG ?? resolve(here, '..', 'supergraph.yaml'));
 const outFlag = process.argv.indexOf('--out');
+if (outFlag >= 0 && !process.argv[outFlag + 1]) fail('--out needs a path');
 const outPath =
   outFlag >= 0 ? resolve(process.argv[outFlag + 1]) : resolve(here, '..', 'schema', 'supergraph.graphql');
 
-const config = YAML.parse(readFileSync(configPath, 'utf8'));
-const services = Object.entries(config.subgraphs ?? {})
-  .sort(([a], [b]) => a.localeCompare(b))
-  .map(([name, subgraph]) => ({
-    name,
-    url: subgraph.routing_url,
-    typeDefs: parse(readFileSync(resolve(dirname(configPath), subgraph.schema.file), 'utf8')),
-  }));
+function fail(message) {
+  console.error(message);
+  process.exit(1);
+}
+
+let config;
+try {
+  config = YAML.parse(readFileSync(configPath, 'utf8'));
+} catch (error) {
+  fail(`cannot read ${configPath}: ${error.message}`);
+}
+// Sorted by name so the output does not depend on the order of the YAML file.
+const services = Object.entries(config?.subgraphs ?? {})
+  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  .map(([name, subgraph]) => {
+    const file = subgraph?.schema?.file;
+    if (!subgraph?.routing_url || !file) fail(`subgraph ${name}: needs routing_url and schema.file`);
+    const path = resolve(dirname(configPath), file);
+    try {
+      return { name, url: subgraph.routing_url, typeDefs: parse(readFileSync(path, 'utf8')) };
+    } catch (error) {
+      return fail(`subgraph ${name}: ${path}: ${error.message}`);
+    }
+  });
 
 if (services.length === 0) {
   console.error(`no subgraphs in ${configPath}`);

@@ -8,7 +8,7 @@ listing it in `AREAS`. Shared memory lives in `sandbox.state.SandboxState`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import ModuleType
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,8 +19,16 @@ from common.settings import Settings, get_settings
 from sandbox import miniprogram
 from sandbox.state import SandboxState
 
-# The WeChat areas the sandbox plays; each module exposes `routes`.
-AREAS: tuple[ModuleType, ...] = (miniprogram,)
+
+class Area(Protocol):
+    """What a sandbox area module provides: its routes (a module satisfies this)."""
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+
+# The WeChat areas the sandbox plays, in the order their routes are matched.
+AREAS: tuple[Area, ...] = (miniprogram,)
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -29,12 +37,17 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """A sandbox app with fresh state, answering for the appid and secret in `settings`."""
+    """A sandbox app with fresh state, answering for the appid and secret in `settings`.
+
+    It refuses production settings: the sandbox hands out codes and keys to
+    anyone who asks, so it must never stand where real WeChat is expected.
+    """
     settings = settings or get_settings()
+    if settings.is_production:
+        raise RuntimeError("the WeChat sandbox is for development and tests, not production")
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     for area in AREAS:
-        area_routes: Sequence[BaseRoute] = area.routes
-        routes.extend(area_routes)
+        routes.extend(area.routes)
     app = Starlette(routes=routes)
     app.state.sandbox = SandboxState(settings)
     return app

@@ -114,9 +114,16 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"code": code, "encryptedData": encrypted_data, "iv": iv})
 
 
+class _WeChatJSON(JSONResponse):
+    """JSON labelled `text/plain`, as api.weixin.qq.com labels it: clients must not rely
+    on the content type (aiohttp's `json()` and similar refuse such answers)."""
+
+    media_type = "text/plain"
+
+
 def _wechat_error(errcode: int, errmsg: str) -> JSONResponse:
     """WeChat reports API errors in the body with HTTP 200."""
-    return JSONResponse({"errcode": errcode, "errmsg": errmsg})
+    return _WeChatJSON({"errcode": errcode, "errmsg": errmsg})
 
 
 async def jscode2session(request: Request) -> JSONResponse:
@@ -137,7 +144,7 @@ async def jscode2session(request: Request) -> JSONResponse:
     grant = state_of(request).login_codes.redeem(code)
     if grant is None:
         return _wechat_error(40029, "invalid code")
-    return JSONResponse({"openid": grant.openid, "session_key": grant.session_key})
+    return _WeChatJSON({"openid": grant.openid, "session_key": grant.session_key})
 
 
 routes: list[BaseRoute] = [

@@ -34,15 +34,22 @@ class LoginGrant:
 
 
 class LoginCodes:
-    """One-time wx.login codes, as WeChat keeps them between wx.login and code2session."""
+    """One-time wx.login codes, as WeChat keeps them between wx.login and code2session.
+
+    WeChat issues a new session key at every login and only the latest one is
+    valid for that user afterwards; it is remembered per openid so other areas
+    (and tests) can ask which key a user's data is currently encrypted with.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._grants: dict[str, LoginGrant] = {}
+        self._session_keys: dict[str, str] = {}
 
     def issue(self, openid: str, session_key: str) -> str:
         """A fresh code for this login; expired codes are dropped so memory stays bounded."""
         now = self._clock()
+        self._session_keys[openid] = session_key
         self._grants = {
             code: grant
             for code, grant in self._grants.items()
@@ -58,6 +65,10 @@ class LoginCodes:
         if grant is None or self._clock() - grant.issued_at >= LOGIN_CODE_TTL_SECONDS:
             return None
         return grant
+
+    def session_key_of(self, openid: str) -> str | None:
+        """The session key of this user's latest login, or None if they never logged in."""
+        return self._session_keys.get(openid)
 
 
 class SandboxState:

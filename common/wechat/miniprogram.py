@@ -3,9 +3,14 @@
 The users subgraph trades the mini-program's one-time `wx.login` code for the
 user's openid and session key, then decrypts the profile the mini-program sent
 with that key. Errors come in three kinds so the caller can answer correctly:
-WeChat refused (`WeChatLoginError`, the user must log in again), WeChat could
-not be asked (`WeChatUnavailableError`, try later), or the profile is not
-readable (`WeChatDecryptError`, bad input).
+WeChat refused (`WeChatLoginError`; its subclass `WeChatInvalidCodeError`
+means the user must call wx.login again, and every one carries a `reason`
+fit for the user), WeChat could not be asked (`WeChatUnavailableError`, try
+later), or the profile is not readable (`WeChatDecryptError`, bad input). All
+derive from `WeChatError`.
+
+The decrypted profile's openId is not authenticated (CBC has no integrity
+check and the iv is the client's): trust code2session's openid and compare.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from common.settings import Settings
 
 logger = logging.getLogger("looklook.wechat")
 
-# WeChat's "system busy": a transient failure on its side, not a verdict on the code.
-_ERRCODE_SYSTEM_BUSY = -1
+# WeChat's "system busy" and "minute quota reached": transient, not a verdict on the code.
+_TRANSIENT_ERRCODES = frozenset({-1, 45011})
+# 40029 invalid code; 40163 code already used (the sandbox answers 40029 for both).
+_INVALID_CODE_ERRCODES = frozenset({40029, 40163})
+_BLOCKED_ERRCODE = 40226
 
 
 class WeChatError(Exception):
@@ -34,12 +42,31 @@ class WeChatError(Exception):
 
 
 class WeChatLoginError(WeChatError):
-    """WeChat answered with an errcode (e.g. 40029 invalid or used code, 40125 bad secret)."""
+    """WeChat answered with an errcode (e.g. 40029 invalid or used code, 40125 bad secret).
+
+    `errcode`/`errmsg` are WeChat's words, for logs; `reason` is what the user
+    may be told. Most errcodes are our misconfiguration (wrong appid or secret),
+    which the user can do nothing about, so they get a generic reason.
+    """
+
+    reason = "WeChat login is not possible right now; please try again later."
 
     def __init__(self, errcode: int, errmsg: str) -> None:
         super().__init__(f"WeChat error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+
+
+class WeChatInvalidCodeError(WeChatLoginError):
+    """The wx.login code is unknown, already used or expired: the user must log in again."""
+
+    reason = "The WeChat login code is invalid or expired; call wx.login again."
+
+
+class WeChatLoginBlockedError(WeChatLoginError):
+    """WeChat refuses this user (40226, a high-risk account): retrying will not help."""
+
+    reason = "WeChat refused to log this account in."
 
 
 class WeChatUnavailableError(WeChatError):
@@ -142,10 +169,15 @@ def _session_from(body: dict[str, Any]) -> WxSession:
     errcode = body.get("errcode", 0)
     if errcode not in (0, None):
         errmsg = str(body.get("errmsg", ""))
-        if errcode == _ERRCODE_SYSTEM_BUSY:
-            raise WeChatUnavailableError(f"WeChat is busy: {errmsg}")
         if not isinstance(errcode, int) or isinstance(errcode, bool):
             raise WeChatUnavailableError("WeChat answered with a malformed errcode")
+        if errcode in _TRANSIENT_ERRCODES:
+            raise WeChatUnavailableError(f"WeChat is busy ({errcode}): {errmsg}")
+        if errcode in _INVALID_CODE_ERRCODES:
+            raise WeChatInvalidCodeError(errcode, errmsg)
+        if errcode == _BLOCKED_ERRCODE:
+            raise WeChatLoginBlockedError(errcode, errmsg)
+        logger.error("WeChat refused code2session: %s %s", errcode, errmsg)
         raise WeChatLoginError(errcode, errmsg)
     openid = body.get("openid")
     session_key = body.get("session_key")

@@ -15,6 +15,9 @@ from common.settings import Settings
 from common.wechat.miniprogram import (
     MiniProgramClient,
     WeChatDecryptError,
+    WeChatError,
+    WeChatInvalidCodeError,
+    WeChatLoginBlockedError,
     WeChatLoginError,
     WeChatUnavailableError,
     WxSession,
@@ -119,9 +122,54 @@ async def test_a_code_works_once(http: httpx.AsyncClient, client: MiniProgramCli
 
 
 async def test_unknown_code_is_refused(client: MiniProgramClient) -> None:
-    with pytest.raises(WeChatLoginError) as caught:
+    with pytest.raises(WeChatInvalidCodeError) as caught:
         await client.code2session("no-such-code")
     assert (caught.value.errcode, caught.value.errmsg) == (40029, "invalid code")
+    assert "wx.login" in caught.value.reason
+
+
+async def test_each_login_is_remembered_as_the_latest_session_key(
+    app: Starlette, http: httpx.AsyncClient, client: MiniProgramClient
+) -> None:
+    state: SandboxState = app.state.sandbox
+    assert state.login_codes.session_key_of("o-latest") is None
+    first = await sandbox_login(http, nickname="a", openid="o-latest")
+    second = await sandbox_login(http, nickname="b", openid="o-latest")
+    latest = (await client.code2session(second["code"])).session_key
+    assert state.login_codes.session_key_of("o-latest") == latest
+    # The older code still stands for its own login's key, which decrypts its own data.
+    older = await client.code2session(first["code"])
+    assert older.session_key != latest
+    info = decrypt_user_info(older.session_key, first["encryptedData"], first["iv"], appid=APPID)
+    assert info.nickname == "a"
+
+
+async def test_jscode2session_answers_like_wechat(http: httpx.AsyncClient) -> None:
+    """HTTP 200 and a text/plain label even on errors, so the client must read the body."""
+    response = await http.get(
+        "/sns/jscode2session",
+        params={
+            "appid": APPID,
+            "secret": SECRET,
+            "js_code": "x",
+            "grant_type": "authorization_code",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.json() == {"errcode": 40029, "errmsg": "invalid code"}
+
+
+def test_sandbox_refuses_production_settings() -> None:
+    production = make_settings(env="production", jwt_secret="p" * 40)
+    with pytest.raises(RuntimeError):
+        create_app(production)
+
+
+def test_every_error_is_a_wechat_error() -> None:
+    for kind in (WeChatLoginError, WeChatUnavailableError, WeChatDecryptError):
+        assert issubclass(kind, WeChatError)
+    assert issubclass(WeChatInvalidCodeError, WeChatLoginError)
 
 
 async def test_a_code_expires_after_five_minutes(
@@ -145,6 +193,8 @@ async def test_wrong_secret_is_refused_and_leaves_the_code_usable(
     with pytest.raises(WeChatLoginError) as caught:
         await wrong.code2session(login["code"])
     assert caught.value.errcode == 40125
+    assert not isinstance(caught.value, WeChatInvalidCodeError)
+    assert "wx.login" not in caught.value.reason  # our misconfiguration, not the user's
     assert isinstance(await client.code2session(login["code"]), WxSession)
 
 
@@ -319,11 +369,36 @@ async def test_a_request_that_may_have_arrived_is_not_retried() -> None:
 
 
 @pytest.mark.parametrize(
+    ("errcode", "kind"),
+    [
+        (40163, WeChatInvalidCodeError),
+        (40226, WeChatLoginBlockedError),
+        (40013, WeChatLoginError),
+    ],
+)
+async def test_real_wechat_errcodes_map_to_their_kind(
+    errcode: int, kind: type[WeChatLoginError]
+) -> None:
+    """Errcodes real WeChat sends that the sandbox does not (it answers 40029 for a used code)."""
+    answer = httpx.Response(200, json={"errcode": errcode, "errmsg": "from wechat"})
+    client = MiniProgramClient(
+        make_settings(),
+        http=httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)),
+    )
+    with pytest.raises(kind) as caught:
+        await client.code2session("c")
+    assert type(caught.value) is kind
+    assert caught.value.errcode == errcode
+
+
+@pytest.mark.parametrize(
     "response",
     [
         httpx.Response(502, text="bad gateway"),
         httpx.Response(200, text="<html>"),
         httpx.Response(200, json={"errcode": -1, "errmsg": "system error"}),
+        httpx.Response(200, json={"errcode": 45011, "errmsg": "minute-quota reach limit"}),
+        httpx.Response(200, json={"errcode": "40029", "errmsg": "string errcode"}),
         httpx.Response(200, json={"openid": "o1"}),
         httpx.Response(200, json=[1]),
     ],
