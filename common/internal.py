@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from common.errors import ServiceUnavailable
+from common.telemetry import instrument_httpx_client
 
 logger = logging.getLogger("looklook.internal")
 
@@ -30,6 +31,7 @@ class InternalGraphQLClient:
         self._url = url
         self._retries = retries
         self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
+        instrument_httpx_client(self._http)  # carries traceparent to the other subgraph
 
     async def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The `data` of a query; SERVICE_UNAVAILABLE after the retries are used up."""
