@@ -295,3 +295,70 @@ async def test_the_scheduler_relays_new_messages_and_stops_cleanly(
     finally:
         stop.set()
         await asyncio.wait_for(scheduler, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> str:
+    """A RabbitMQ server to test the amqp:// broker against (CI sets TEST_AMQP_URL)."""
+    url = os.environ.get("TEST_AMQP_URL")
+    if not url:
+        pytest.skip("TEST_AMQP_URL is not set: no RabbitMQ server to test against")
+    return url
+
+
+def _consumers(amqp_url: str, queue_name: str) -> int:
+    import pika  # type: ignore[import-untyped]
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        declared = connection.channel().queue_declare(queue_name, durable=True, passive=True)
+        count: int = declared.method.consumer_count
+        return count
+    except pika.exceptions.ChannelClosedByBroker:  # the queue does not exist yet
+        return 0
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def rabbitmq_worker(
+    backend_env: dict[str, str], tmp_root: Path, amqp_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `looklook worker` with BROKER_URL=amqp://…, consuming once this returns."""
+    env = {
+        **os.environ,
+        **backend_env,
+        "BROKER_URL": amqp_url,
+        "dramatiq_prom_port": str(free_port()),
+        "dramatiq_prom_db": str(tmp_root / "dramatiq-prometheus-amqp"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "common.cli", "worker", "--threads", "2"],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + WORKER_BOOT_SECONDS
+        while not _consumers(amqp_url, f"{ORDERS_QUEUE}.DQ"):
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the worker did not start consuming"
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+async def test_unpaid_order_closes_through_rabbitmq(
+    orders_db: Database, amqp_url: str, rabbitmq_worker: subprocess.Popen[bytes]
+) -> None:
+    """BROKER_URL=amqp://… switches relay and worker to RabbitMQ with no code change."""
+    rabbit = create_broker(amqp_url)
+    try:
+        sn = await place_order(orders_db, pay_in_seconds=1)
+        assert await relay_until_sent(orders_db, rabbit, sn) >= 1
+        elapsed = await wait_for_state(orders_db, sn, TradeState.CANCELLED)
+    finally:
+        rabbit.close()
+    assert rabbitmq_worker.poll() is None
+    print(f"closed {elapsed:.2f}s after relay through RabbitMQ (pay timeout 1s)")

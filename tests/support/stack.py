@@ -1,15 +1,29 @@
-"""The running system for end-to-end tests: WeChat sandbox, subgraphs and the router."""
+"""The running system for end-to-end tests: WeChat sandbox, subgraphs and the router.
+
+Background jobs (the Dramatiq worker and the scheduler) start on demand with
+`start_background`, and stop with the returned supervisor: the scheduler's
+sweeper and outbox relay act on every order in the test databases, so only
+the tests about them should have them running.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
 
 from common import devrunner
 from common.devrunner import Supervisor, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import app_path, available_domains
 from tests.support.backends import free_port
+
+# Dramatiq workers announce themselves here while they poll their queues.
+WORKER_HEARTBEATS = "dramatiq:__heartbeats__"
+WORKER_BOOT_SECONDS = 30.0
 
 
 @dataclass
@@ -29,19 +43,54 @@ class Stack:
         sandbox = self.supervisor.start("sandbox", [python, "-m", "sandbox"], env=env)
         wait_until_up(f"{self.sandbox_url}/healthz", sandbox)
         for domain in available_domains():
-            port = free_port()
-            process = self.supervisor.start(
-                domain.value,
-                [python, "-m", "uvicorn", app_path(domain), "--host", "127.0.0.1",
-                 "--port", str(port), "--no-access-log"],
-                env=env,
-            )  # fmt: skip
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/healthz", process)
-            self.subgraph_urls[domain] = f"{base}/graphql"
+            url = self.start_subgraph(domain)
+            self.subgraph_urls[domain] = url
             # Later subgraphs call earlier ones directly (orders asks travel for prices).
-            env[f"{domain.value.upper()}_INTERNAL_URL"] = f"{base}/graphql"
+            env[f"{domain.value.upper()}_INTERNAL_URL"] = url
         self.router_url = self.start_router()
+
+    def start_subgraph(self, domain: Domain, **overrides: str) -> str:
+        """Start one subgraph process (another replica, or one with other settings).
+
+        Returns its GraphQL URL; it stops with the stack.
+        """
+        port = free_port()
+        process = self.supervisor.start(
+            domain.value,
+            [sys.executable, "-m", "uvicorn", app_path(domain), "--host", "127.0.0.1",
+             "--port", str(port), "--no-access-log"],
+            env={**self.env, **overrides},
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz", process)
+        return f"{base}/graphql"
+
+    def start_background(self, metrics_dir: Path) -> Supervisor:
+        """Start `looklook worker` and `looklook scheduler`; stop them with the result.
+
+        Returns once the worker polls its queues (its heartbeat is in Redis), so
+        a message sent afterwards is picked up without a cold-start delay.
+        """
+        background = Supervisor()
+        env = {
+            **self.env,
+            "dramatiq_prom_port": str(free_port()),
+            "dramatiq_prom_db": str(metrics_dir),
+        }
+        cli = [sys.executable, "-m", "common.cli"]
+        worker = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
+        background.start("scheduler", [*cli, "scheduler"], env=env)
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        try:
+            deadline = time.monotonic() + WORKER_BOOT_SECONDS
+            while not client.zcard(WORKER_HEARTBEATS):
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    background.stop_all()
+                    raise RuntimeError("the worker did not start")
+                time.sleep(0.1)
+        finally:
+            client.close()
+        return background
 
     def start_router(self, **overrides: str) -> str:
         """Start a router in front of the running subgraphs; returns its GraphQL URL."""
