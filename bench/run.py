@@ -8,9 +8,6 @@ BENCH_CLIENT (auto | python | wrk) tune the run; see bench/README.md.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import inspect
 import json
 import os
 import shutil
@@ -30,6 +27,7 @@ from common import devrunner, migrations
 from common.devrunner import Supervisor, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, Settings
 from common.subgraphs import app_path
+from demo.seed import seed as seed_demo
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results.json"
@@ -71,70 +69,9 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- data
 
 
-def seed_small_dataset(settings: Settings) -> None:
-    """20 landlords' businesses, 60 homestays, 40 on the preferred list, 600 comments."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from subgraphs.travel import models as travel
-    from subgraphs.users import models as users
-
-    guests = 50
-    engine = create_engine(migrations.sync_url(settings.database_url(Domain.USERS)))
-    with Session(engine) as session, session.begin():
-        session.add_all(
-            users.User(id=i, mobile=f"138{i:08d}", nickname=f"user-{i}")
-            for i in range(1, 21 + guests)
-        )
-    engine.dispose()
-    engine = create_engine(migrations.sync_url(settings.database_url(Domain.TRAVEL)))
-    with Session(engine) as session, session.begin():
-        session.add_all(
-            travel.HomestayBusiness(id=b, title=f"Business {b}", user_id=b, star=4.0 + b % 10 / 10)
-            for b in range(1, 21)
-        )
-        session.add_all(
-            travel.Homestay(
-                id=h,
-                title=f"Homestay {h}",
-                sub_title="A quiet place by the lake",
-                info="Two rooms, breakfast included.",
-                homestay_business_id=(h - 1) % 20 + 1,
-                user_id=(h - 1) % 20 + 1,
-                homestay_price=30_000 + h * 100,
-                market_homestay_price=40_000 + h * 100,
-            )
-            for h in range(1, 61)
-        )
-        session.add_all(
-            travel.HomestayActivity(
-                row_type=travel.ActivityType.PREFERRED_HOMESTAY.value, data_id=h, sort=h
-            )
-            for h in range(1, 41)
-        )
-        session.add_all(
-            travel.HomestayComment(
-                homestay_id=(c - 1) % 60 + 1,
-                user_id=21 + c % guests,
-                content=f"Lovely stay, would come back ({c}).",
-                star=3.0 + c % 3,
-            )
-            for c in range(1, 601)
-        )
-    engine.dispose()
-
-
 def seed(settings: Settings) -> str:
-    """Seed through `common.seed` when it exists, else the small dataset above."""
-    if importlib.util.find_spec("common.seed") is None:
-        seed_small_dataset(settings)
-        return "bench small dataset (common.seed not found)"
-    seed_module: Any = importlib.import_module("common.seed")  # written separately
-
-    result = seed_module.seed(settings)
-    if inspect.iscoroutine(result):
-        asyncio.run(result)
-    return "common.seed.seed(settings)"
+    """The demo catalog of `looklook seed`: 300 homestays, 40 on the preferred list."""
+    return str(seed_demo(settings, progress=False))
 
 
 # --------------------------------------------------------------------------- stack

@@ -1,4 +1,4 @@
-"""The `looklook` command: dev runner, migrations, schema export, one-subgraph server, workers."""
+"""The `looklook` command: dev runner, migrations, demo data, schema export, servers, workers."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("dev", help="run the whole system on embedded defaults")
     migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
     migrate.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
+    commands.add_parser("seed", help="fill an empty catalog with demo data (after migrate)")
     export = commands.add_parser("export-schema", help="write schema/<subgraph>.graphql")
     export.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
     serve = commands.add_parser("serve", help="serve one subgraph with uvicorn")
@@ -50,6 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         for domain in _domains(args.domains):
             migrations.upgrade(domain)
+        return 0
+    if args.command == "seed":
+        # Imported here: the demo package is a development tool, not in the production image.
+        from demo.seed import SeedRefused, seed
+
+        try:
+            print(seed(settings))
+        except SeedRefused as error:
+            print(error, file=sys.stderr)
+            return 1
         return 0
     if args.command == "export-schema":
         SCHEMA_DIR.mkdir(exist_ok=True)

@@ -1,9 +1,10 @@
 """`looklook dev`: run the whole system on embedded defaults, stop all of it on Ctrl-C.
 
 Starts, in order: the bundled Redis server (unless REDIS_URL is set), database
-migrations, the WeChat sandbox, the Dramatiq worker and the scheduler, every
-subgraph and the router; waits for each server to answer before starting the
-next, and tears everything down in reverse.
+migrations, the demo data (only into an empty catalog), the WeChat sandbox,
+the Dramatiq worker and the scheduler, every subgraph and the router; waits
+for each server to answer before starting the next, and tears everything down
+in reverse.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from common import migrations
-from common.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Domain, Settings
 from common.subgraphs import app_path, available_domains
 
 ROUTER_DIR = PROJECT_ROOT / "router"
@@ -139,6 +140,14 @@ def start_embedded_redis(supervisor: Supervisor, settings: Settings) -> None:
             time.sleep(0.1)
 
 
+def seed_empty_catalog(settings: Settings) -> None:
+    """A first `make dev` opens on a populated app; later starts keep whatever the catalog has."""
+    from demo.seed import catalog_is_empty, seed
+
+    if not settings.is_production and catalog_is_empty(settings):
+        print(f"  {seed(settings)}", flush=True)
+
+
 def run_dev(settings: Settings) -> int:
     supervisor = Supervisor()
     stopping = False
@@ -157,6 +166,8 @@ def run_dev(settings: Settings) -> int:
         domains = available_domains()
         for domain in domains:
             migrations.upgrade(domain)
+        if {Domain.USERS, Domain.TRAVEL} <= set(domains):
+            seed_empty_catalog(settings)
         sandbox = supervisor.start("wechat-sandbox", [python, "-m", "sandbox"])
         wait_until_up(f"http://{host}:{settings.sandbox_port}/healthz", sandbox)
         # Background jobs: the Dramatiq worker, and the scheduler that relays the outbox to it.
