@@ -13,6 +13,7 @@ _CODE_ALPHABET = string.ascii_uppercase + string.digits
 class SnPrefix(StrEnum):
     HOMESTAY_ORDER = "HSO"
     PAYMENT = "PMT"
+    REFUND = "RFD"
 
 
 def make_sn(prefix: SnPrefix, now: datetime | None = None) -> str:

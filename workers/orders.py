@@ -1,4 +1,4 @@
-"""Orders actors: jobs the orders domain sends through its outbox.
+"""Orders actors: the pay-timeout close, and the orders side of a payment's broadcast.
 
 Each actor is a thin wrapper over a service function whose conditional update
 makes it idempotent, because the outbox delivers at least once and Dramatiq
@@ -8,36 +8,19 @@ retries on failure.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 from opentelemetry import trace
 
-from common.db import Database
-from common.settings import Domain, get_settings
-from subgraphs.orders.service import CLOSE_ACTOR, ORDERS_QUEUE, close_if_unpaid
+from common.events import CLOSE_UNPAID_ORDER, MARK_ORDER_PAID, PaymentStatusChanged
+from common.settings import Domain
+from subgraphs.orders.service import PaymentOutcome, apply_payment_status, close_if_unpaid
 from workers.broker import configure_broker
+from workers.resources import database
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-# One engine per worker process, made on first use: Dramatiq runs every async actor
-# of a process on one event loop, which the engine's connection pool is bound to.
-_db: Database | None = None
-
-
-def orders_db() -> Database:
-    global _db
-    if _db is None:
-        settings = get_settings()
-        _db = Database(settings.database_url(Domain.ORDERS), pool_size=4)
-    return _db
-
-
-async def dispose_orders_db() -> None:
-    global _db
-    if _db is not None:
-        await _db.dispose()
-        _db = None
 
 
 async def close_unpaid(sn: str) -> bool:
@@ -45,13 +28,40 @@ async def close_unpaid(sn: str) -> bool:
 
     Kept apart from the actor so it can be called directly (tests, a manual fix-up).
     """
-    with tracer.start_as_current_span(CLOSE_ACTOR, attributes={"order.sn": sn}):
-        closed = await close_if_unpaid(orders_db(), sn)
+    with tracer.start_as_current_span(CLOSE_UNPAID_ORDER.actor_name, attributes={"order.sn": sn}):
+        closed = await close_if_unpaid(database(Domain.ORDERS), sn)
     logger.info("close_unpaid_order %s: %s", sn, "cancelled" if closed else "nothing to do")
     return closed
 
 
-@dramatiq.actor(actor_name=CLOSE_ACTOR, queue_name=ORDERS_QUEUE, broker=configure_broker())
+@dramatiq.actor(
+    actor_name=CLOSE_UNPAID_ORDER.actor_name,
+    queue_name=CLOSE_UNPAID_ORDER.queue_name,
+    broker=configure_broker(),
+)
 async def close_unpaid_order(sn: str) -> None:
     """Sent by `create_order` through the outbox, due ORDER_PAY_TIMEOUT seconds later."""
     await close_unpaid(sn)
+
+
+async def apply_payment(payload: dict[str, Any]) -> PaymentOutcome:
+    event = PaymentStatusChanged.from_payload(payload)
+    with tracer.start_as_current_span(
+        MARK_ORDER_PAID.actor_name,
+        attributes={"order.sn": event.order_sn, "payment.sn": event.payment_sn},
+    ):
+        outcome = await apply_payment_status(database(Domain.ORDERS), event)
+    logger.info(
+        "payment %s %s for order %s: %s", event.payment_sn, event.status, event.order_sn, outcome
+    )
+    return outcome
+
+
+@dramatiq.actor(
+    actor_name=MARK_ORDER_PAID.actor_name,
+    queue_name=MARK_ORDER_PAID.queue_name,
+    broker=configure_broker(),
+)
+async def mark_order_paid(payload: dict[str, Any]) -> None:
+    """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE."""
+    await apply_payment(payload)

@@ -71,6 +71,8 @@ class HomestayOrder(AuditColumns, Base):
     # State and money (fen).
     trade_state: Mapped[int] = mapped_column(SmallInteger, default=TradeState.WAIT_PAY)
     trade_code: Mapped[str | None] = mapped_column(String(16))
+    # The payment that paid the order: tells a replayed payment event from a second payment.
+    payment_sn: Mapped[str | None] = mapped_column(String(25))
     pay_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     order_total_price: Mapped[int] = mapped_column(Integer)
     food_total_price: Mapped[int] = mapped_column(Integer)

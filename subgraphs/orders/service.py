@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database, is_retryable
 from common.errors import BadUserInput, DomainError, ErrorCode, NotFound
-from common.ids import SnPrefix, make_sn
+from common.events import (
+    CLOSE_UNPAID_ORDER,
+    ORDER_CANCELLED,
+    REFUND_PAYMENT,
+    PaymentStatusChanged,
+    send,
+)
+from common.ids import SnPrefix, make_check_in_code, make_sn
 from common.models import utcnow
-from common.outbox import add_message
 from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage, TradeState
 from subgraphs.orders.pricing import compute_prices
 from subgraphs.orders.travel import TravelClient
@@ -23,8 +32,7 @@ MAX_NIGHTS = 30
 REMARK_MAX = 255
 # Stays are dated in China time (no daylight saving).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-CLOSE_ACTOR = "close_unpaid_order"
-ORDERS_QUEUE = "orders"
+logger = logging.getLogger(__name__)
 # States in which an order holds its nights.
 HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED, TradeState.REFUNDING)
 
@@ -146,13 +154,8 @@ async def _insert_booking(
             for night in _nights(order.live_start_date, nights)
         )
         await session.flush()
-        add_message(
-            session,
-            OutboxMessage,
-            actor_name=CLOSE_ACTOR,
-            queue_name=ORDERS_QUEUE,
-            args=[order.sn],
-            delay_seconds=pay_timeout_seconds,
+        send(
+            session, OutboxMessage, CLOSE_UNPAID_ORDER, order.sn, delay_seconds=pay_timeout_seconds
         )
 
 
@@ -164,9 +167,14 @@ async def _transition(
     *,
     user_id: int | None = None,
     release_nights: bool = False,
+    on_change: Callable[[AsyncSession], None] | None = None,
     **values: object,
 ) -> bool:
-    """Move an order between states with a conditional update; False if it was not in `source`."""
+    """Move an order between states with a conditional update; False if it was not in `source`.
+
+    `on_change` stages what must happen with the change (outbox messages) in
+    the same transaction.
+    """
     async with db.write_session() as session:
         query = (
             update(HomestayOrder)
@@ -185,7 +193,18 @@ async def _transition(
         if changed and release_nights:
             order_id = select(HomestayOrder.id).where(HomestayOrder.sn == sn).scalar_subquery()
             await session.execute(delete(HomestayNight).where(HomestayNight.order_id == order_id))
+        if changed and on_change is not None:
+            on_change(session)
         return changed
+
+
+def _cancellation(sn: str) -> Callable[[AsyncSession], None]:
+    """A cancelled order's waiting WeChat order must be closed, so nobody pays for it later."""
+
+    def stage(session: AsyncSession) -> None:
+        send(session, OutboxMessage, ORDER_CANCELLED, sn)
+
+    return stage
 
 
 async def get_order(db: Database, sn: str) -> HomestayOrder | None:
@@ -207,7 +226,13 @@ async def cancel_order(db: Database, *, user_id: int, sn: str) -> HomestayOrder:
     if await get_own_order(db, user_id, sn) is None:
         raise NotFound("No such order.")
     if not await _transition(
-        db, sn, [TradeState.WAIT_PAY], TradeState.CANCELLED, user_id=user_id, release_nights=True
+        db,
+        sn,
+        [TradeState.WAIT_PAY],
+        TradeState.CANCELLED,
+        user_id=user_id,
+        release_nights=True,
+        on_change=_cancellation(sn),
     ):
         raise InvalidTransition("Only an unpaid order can be cancelled.")
     order = await get_order(db, sn)
@@ -224,8 +249,55 @@ async def close_if_unpaid(db: Database, sn: str) -> bool:
     if deadline is None or deadline > utcnow():
         return False
     return await _transition(
-        db, sn, [TradeState.WAIT_PAY], TradeState.CANCELLED, release_nights=True
+        db,
+        sn,
+        [TradeState.WAIT_PAY],
+        TradeState.CANCELLED,
+        release_nights=True,
+        on_change=_cancellation(sn),
     )
+
+
+class PaymentOutcome(StrEnum):
+    """What a payment-status event did to its order."""
+
+    PAID = "paid"
+    ALREADY_PAID = "already paid"  # a replay of the event that paid it
+    REFUND_REQUESTED = "refund requested"  # the order could not take the money
+    IGNORED = "ignored"  # not a success
+
+
+async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> PaymentOutcome:
+    """A payment succeeded: the order becomes WAIT_USE with a check-in code.
+
+    Safe to run any number of times. Money that the order cannot take — it was
+    cancelled or auto-closed meanwhile, or another payment already paid it — is
+    sent back: a refund request to payments is staged in the same step, so the
+    guest never pays for nothing.
+    """
+    if event.status != "SUCCESS":
+        return PaymentOutcome.IGNORED
+    if await _transition(
+        db,
+        event.order_sn,
+        [TradeState.WAIT_PAY],
+        TradeState.WAIT_USE,
+        trade_code=make_check_in_code(),
+        payment_sn=event.payment_sn,
+    ):
+        return PaymentOutcome.PAID
+    order = await get_order(db, event.order_sn)
+    if order is not None and order.payment_sn == event.payment_sn:
+        return PaymentOutcome.ALREADY_PAID
+    logger.warning(
+        "payment %s arrived for order %s in state %s: refunding",
+        event.payment_sn,
+        event.order_sn,
+        TradeState(order.trade_state).name if order else "missing",
+    )
+    async with db.write_session() as session:
+        send(session, OutboxMessage, REFUND_PAYMENT, event.payment_sn)
+    return PaymentOutcome.REFUND_REQUESTED
 
 
 async def close_overdue_orders(db: Database, *, limit: int = 500) -> list[str]:

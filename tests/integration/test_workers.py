@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
@@ -19,19 +19,14 @@ import redis
 from sqlalchemy import func, select
 
 from common.db import Database
+from common.events import ORDERS_QUEUE
 from common.ids import SnPrefix, make_sn
-from common.models import utcnow
-from common.outbox import add_message, relay
+from common.outbox import relay
 from common.settings import PROJECT_ROOT, Domain, Settings
-from subgraphs.orders.models import HomestayOrder, OutboxMessage, TradeState
-from subgraphs.orders.service import (
-    CLOSE_ACTOR,
-    ORDERS_QUEUE,
-    china_today,
-    close_overdue_orders,
-    finish_stays,
-)
+from subgraphs.orders.models import OutboxMessage, TradeState
+from subgraphs.orders.service import china_today, close_overdue_orders, finish_stays
 from tests.support.backends import free_port
+from tests.support.orders import place_order, state_of
 from workers.broker import create_broker
 
 # A running worker polls with a backoff of up to 1 s per queue (delay queue, then queue).
@@ -81,60 +76,6 @@ def worker(backend_env: dict[str, str], tmp_root: Path) -> Iterator[subprocess.P
     assert process.wait(timeout=20) == 0
 
 
-async def place_order(
-    db: Database,
-    *,
-    pay_in_seconds: float,
-    state: TradeState = TradeState.WAIT_PAY,
-    live_end_date: date | None = None,
-    with_message: bool = True,
-) -> str:
-    """An order row and (like `create_order`) its close message, in one transaction."""
-    start = live_end_date - timedelta(days=1) if live_end_date else china_today()
-    order = HomestayOrder(
-        sn=make_sn(SnPrefix.HOMESTAY_ORDER),
-        user_id=1,
-        homestay_id=1,
-        title="Test homestay",
-        people_num=2,
-        row_type=0,
-        food_price=0,
-        homestay_price=100,
-        market_homestay_price=120,
-        homestay_business_id=1,
-        homestay_user_id=1,
-        live_start_date=start,
-        live_end_date=live_end_date or start + timedelta(days=1),
-        live_people_num=1,
-        trade_state=state,
-        pay_deadline=utcnow() + timedelta(seconds=pay_in_seconds),
-        order_total_price=100,
-        food_total_price=0,
-        homestay_total_price=100,
-    )
-    async with db.write_session() as session:
-        session.add(order)
-        if with_message:
-            add_message(
-                session,
-                OutboxMessage,
-                actor_name=CLOSE_ACTOR,
-                queue_name=ORDERS_QUEUE,
-                args=[order.sn],
-                delay_seconds=max(pay_in_seconds, 0),
-            )
-    return order.sn
-
-
-async def state_of(db: Database, sn: str) -> int:
-    async with db.session() as session:
-        state = await session.scalar(
-            select(HomestayOrder.trade_state).where(HomestayOrder.sn == sn)
-        )
-    assert state is not None
-    return state
-
-
 async def message_of(db: Database, sn: str) -> OutboxMessage:
     async with db.session() as session:
         message = await session.scalar(
@@ -165,7 +106,8 @@ async def wait_for_state(db: Database, sn: str, state: TradeState) -> float:
 
 
 async def test_close_actor_cancels_once_and_is_safe_to_rerun(orders_db: Database) -> None:
-    from workers.orders import close_unpaid, dispose_orders_db
+    from workers.orders import close_unpaid
+    from workers.resources import dispose
 
     unpaid = await place_order(orders_db, pay_in_seconds=-1, with_message=False)
     paid = await place_order(
@@ -179,7 +121,7 @@ async def test_close_actor_cancels_once_and_is_safe_to_rerun(orders_db: Database
         assert await close_unpaid(not_due) is False
         assert await close_unpaid("no-such-order") is False
     finally:
-        await dispose_orders_db()
+        await dispose()
     assert await state_of(orders_db, unpaid) == TradeState.CANCELLED
     assert await state_of(orders_db, paid) == TradeState.WAIT_USE
     assert await state_of(orders_db, not_due) == TradeState.WAIT_PAY

@@ -1,0 +1,77 @@
+"""Connections of one worker process, made on first use and closed at shutdown.
+
+Dramatiq runs every async actor of a process on one event loop, which pools
+and clients are bound to; so each process makes its own, lazily, and actors
+share them. Nothing connects at import: a worker for one domain never opens
+another domain's database.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from common.db import Database
+from common.redis import create_redis
+from common.settings import Domain, get_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from common.wechat.messages import SubscribeMessenger
+    from common.wechat.pay import WeChatPayClient
+
+# Small pools: a worker process runs a few actors at a time.
+POOL_SIZE = 4
+
+_databases: dict[Domain, Database] = {}
+_redis: Redis | None = None
+_wechat_pay: WeChatPayClient | None = None
+_messenger: SubscribeMessenger | None = None
+
+
+def database(domain: Domain) -> Database:
+    if domain not in _databases:
+        _databases[domain] = Database(get_settings().database_url(domain), pool_size=POOL_SIZE)
+    return _databases[domain]
+
+
+def redis() -> Redis:
+    global _redis
+    if _redis is None:
+        _redis = create_redis(get_settings().redis_url)
+    return _redis
+
+
+def wechat_pay() -> WeChatPayClient:
+    global _wechat_pay
+    if _wechat_pay is None:
+        from common.wechat.pay import WeChatPayClient
+
+        _wechat_pay = WeChatPayClient(get_settings())
+    return _wechat_pay
+
+
+def messenger() -> SubscribeMessenger:
+    global _messenger
+    if _messenger is None:
+        from common.wechat.messages import SubscribeMessenger
+
+        _messenger = SubscribeMessenger(get_settings(), redis())
+    return _messenger
+
+
+async def dispose() -> None:
+    """Close everything opened so far (tests call this between event loops)."""
+    global _redis, _wechat_pay, _messenger
+    for db in _databases.values():
+        await db.dispose()
+    _databases.clear()
+    if _wechat_pay is not None:
+        await _wechat_pay.aclose()
+        _wechat_pay = None
+    if _messenger is not None:
+        await _messenger.aclose()
+        _messenger = None
+    if _redis is not None:
+        await _redis.aclose()
+        _redis = None
