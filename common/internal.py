@@ -33,15 +33,25 @@ class InternalGraphQLClient:
         self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
         instrument_httpx_client(self._http)  # carries traceparent to the other subgraph
 
-    async def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
-        """The `data` of a query; SERVICE_UNAVAILABLE after the retries are used up."""
+    async def query(
+        self,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The `data` of a query; SERVICE_UNAVAILABLE after the retries are used up.
+
+        `headers` carry the caller's identity when the other subgraph must answer
+        as it would answer the user (an Authorization header, say).
+        """
         last_error: Exception | None = None
         for attempt in range(self._retries + 1):
             if attempt:
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
             try:
                 response = await self._http.post(
-                    self._url, json={"query": document, "variables": variables}
+                    self._url, json={"query": document, "variables": variables}, headers=headers
                 )
                 if response.status_code >= 500:
                     raise httpx.HTTPStatusError(

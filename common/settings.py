@@ -18,6 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A development-only secret: production refuses to start with it (see below).
 _DEV_JWT_SECRET = "looklook-development-secret-change-me-0123456789"  # noqa: S105
+# The bundled WeChat sandbox's APIv3 key (32 bytes, as WeChat requires); refused in production.
+_SANDBOX_APIV3_KEY = "sandbox-apiv3-key-0123456789abcd"
 
 
 class Domain(StrEnum):
@@ -67,13 +69,37 @@ class Settings(BaseSettings):
     wechat_mini_secret: str = "sandbox-mini-secret"  # noqa: S105
     wechat_api_base: str = "http://127.0.0.1:4010"
     wechat_timeout_seconds: float = 5.0
+    # A mini-program subscribe message template ("payment succeeded").
+    wechat_subscribe_template_id: str = "sandbox-payment-success-template"
+
+    # WeChat Pay v3 (JSAPI). The defaults are the bundled sandbox's: its key pairs are
+    # generated on first start under DATA_DIR/wechatpay, never shipped.
+    wechat_pay_mchid: str = "1900000001"
+    wechat_pay_appid: str = ""  # empty: the mini-program's appid
+    wechat_pay_apiv3_key: str = _SANDBOX_APIV3_KEY
+    wechat_pay_cert_serial_no: str = "5A4D5F0000SANDBOX0000000000000000000001"
+    wechat_pay_private_key_path: Path | None = None  # the merchant's API private key
+    wechat_pay_public_key_path: Path | None = None  # WeChat Pay's public key
+    wechat_pay_public_key_id: str = "PUB_KEY_ID_0000000000SANDBOX"
+    wechat_pay_api_base: str = ""  # empty: WECHAT_API_BASE (the sandbox plays both)
+    wechat_pay_notify_url: str = "http://127.0.0.1:4004/wechatpay/notify"
+    # WeChat's notifications carry a timestamp; older (or newer) ones are replays.
+    wechat_pay_notify_tolerance_seconds: int = Field(default=300, gt=0)
 
     # Orders: unpaid orders close this many seconds after creation.
     order_pay_timeout: int = Field(default=1200, gt=0)
     # Internal calls between subgraphs (orders asks travel for prices).
     travel_internal_url: str = "http://127.0.0.1:4002/graphql"
+    # Payments asks orders for the order to pay and users for the payer's openid.
+    orders_internal_url: str = "http://127.0.0.1:4003/graphql"
+    users_internal_url: str = "http://127.0.0.1:4001/graphql"
     internal_timeout_seconds: float = 3.0
     internal_retries: int = 2
+
+    # Payments: the reconciler asks WeChat about payments still WAITING (or REFUNDING)
+    # this many seconds after they started, in case a notification was lost.
+    payment_reconcile_after_seconds: int = Field(default=300, ge=0)
+    payment_reconcile_every_seconds: int = Field(default=60, gt=0)
 
     # Background jobs: Dramatiq broker (redis://… or amqp://…); empty means REDIS_URL.
     broker_url: str = ""
@@ -102,6 +128,8 @@ class Settings(BaseSettings):
             self.jwt_secret == _DEV_JWT_SECRET or len(self.jwt_secret) < 32
         ):
             raise ValueError("JWT_SECRET must be set to at least 32 characters in production")
+        if self.env == "production" and self.wechat_pay_apiv3_key == _SANDBOX_APIV3_KEY:
+            raise ValueError("WECHAT_PAY_APIV3_KEY must be the merchant's own key in production")
         return self
 
     @property
@@ -114,6 +142,28 @@ class Settings(BaseSettings):
         if configured:
             return configured
         return f"sqlite+aiosqlite:///{self.data_dir / f'{domain.value}.db'}"
+
+    @property
+    def pay_appid(self) -> str:
+        """The app WeChat Pay charges for: the mini-program unless set apart."""
+        return self.wechat_pay_appid or self.wechat_mini_appid
+
+    @property
+    def pay_api_base(self) -> str:
+        return self.wechat_pay_api_base or self.wechat_api_base
+
+    @property
+    def pay_keys_dir(self) -> Path:
+        """Where the sandbox's generated key pairs live (and the defaults point)."""
+        return self.data_dir / "wechatpay"
+
+    @property
+    def pay_private_key_path(self) -> Path:
+        return self.wechat_pay_private_key_path or self.pay_keys_dir / "merchant_private_key.pem"
+
+    @property
+    def pay_public_key_path(self) -> Path:
+        return self.wechat_pay_public_key_path or self.pay_keys_dir / "platform_public_key.pem"
 
     def port(self, domain: Domain) -> int:
         port: int = getattr(self, f"{domain.value}_port")

@@ -1,7 +1,7 @@
 """The WeChat sandbox: a stand-in for WeChat's servers, for development and tests only.
 
-Each WeChat area (mini-program login now; Pay v3 and subscribe messages later)
-is one module exposing `routes`; adding an area means writing that module and
+Each WeChat area (mini-program login, Pay v3, subscribe messages) is one
+module exposing `routes`; adding an area means writing that module and
 listing it in `AREAS`. Shared memory lives in `sandbox.state.SandboxState`.
 """
 
@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from common.settings import Settings, get_settings
-from sandbox import miniprogram
+from sandbox import messages, miniprogram, pay
 from sandbox.state import SandboxState
 
 
@@ -28,7 +28,7 @@ class Area(Protocol):
 
 
 # The WeChat areas the sandbox plays, in the order their routes are matched.
-AREAS: tuple[Area, ...] = (miniprogram,)
+AREAS: tuple[Area, ...] = (miniprogram, pay, messages)
 
 
 async def healthz(_: Request) -> JSONResponse:

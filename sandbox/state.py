@@ -13,10 +13,16 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from common.settings import Settings
+from sandbox.keys import ensure_keys
+
+if TYPE_CHECKING:
+    from sandbox.messages import MessageState
+    from sandbox.pay import PayState
 
 # A wx.login code is valid for five minutes, and only once.
 LOGIN_CODE_TTL_SECONDS = 5 * 60
@@ -78,6 +84,12 @@ class SandboxState:
         self.settings = settings
         self.clock: Clock = clock
         self.login_codes = LoginCodes(lambda: self.clock())
+        # Imported here: those areas import this module for `state_of`.
+        from sandbox.messages import MessageState
+        from sandbox.pay import PayState
+
+        self.pay: PayState = PayState(keys=ensure_keys(settings.pay_keys_dir))
+        self.messages: MessageState = MessageState(clock=lambda: self.clock())
 
 
 def state_of(request: Request) -> SandboxState:

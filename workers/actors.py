@@ -10,7 +10,7 @@ from __future__ import annotations
 from common.logs import configure_logging
 from common.settings import get_settings
 from common.telemetry import setup_tracing
-from workers import orders
+from workers import notifications, orders, payments
 from workers.broker import configure_broker
 
 SERVICE = "worker"
@@ -20,4 +20,4 @@ configure_logging(SERVICE, settings)
 setup_tracing(SERVICE, settings)
 broker = configure_broker(settings)
 
-__all__ = ["broker", "orders"]
+__all__ = ["broker", "notifications", "orders", "payments"]

@@ -1,8 +1,9 @@
 """The periodic scheduler: one process (any number of replicas) running timed jobs.
 
-Jobs: relay the orders outbox to the broker every second; sweep unpaid orders
-past their deadline whose close message was lost, every minute; mark paid stays
-USED after check-out, every ten minutes. Each runs at start too, so work missed
+Jobs: relay the orders and payments outboxes to the broker every second; sweep
+unpaid orders past their deadline whose close message was lost, every minute;
+ask WeChat about payments whose notification is overdue, every minute; mark
+paid stays USED after check-out, every ten minutes. Each runs at start too, so work missed
 while everything was down is caught up at once. Redis locks make each slot run
 once across replicas; every job is idempotent anyway, so when Redis itself is
 unreachable jobs run unlocked rather than not at all.
@@ -30,8 +31,11 @@ from common.outbox import relay
 from common.redis import create_redis
 from common.settings import Domain, Settings
 from common.telemetry import setup_tracing, shutdown_tracing
-from subgraphs.orders.models import OutboxMessage
+from subgraphs.orders.models import OutboxMessage as OrdersOutbox
 from subgraphs.orders.service import close_overdue_orders, finish_stays
+from subgraphs.payments.models import OutboxMessage as PaymentsOutbox
+from subgraphs.payments.service import reconcile
+from workers import resources
 from workers.broker import configure_broker
 from workers.locks import acquire_run, claim_slot, release_run
 
@@ -61,7 +65,7 @@ class Job:
 
 def orders_jobs(db: Database, broker: dramatiq.Broker) -> list[Job]:
     async def relay_outbox() -> int:
-        return await relay(db, OutboxMessage, broker)
+        return await relay(db, OrdersOutbox, broker)
 
     async def sweep_overdue() -> list[str]:
         closed = await close_overdue_orders(db)
@@ -76,6 +80,26 @@ def orders_jobs(db: Database, broker: dramatiq.Broker) -> list[Job]:
         Job("orders.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
         Job("orders.sweep_overdue", SWEEP_SECONDS, sweep_overdue),
         Job("orders.finish_stays", FINISH_STAYS_SECONDS, finish),
+    ]
+
+
+def payments_jobs(db: Database, broker: dramatiq.Broker, settings: Settings) -> list[Job]:
+    async def relay_outbox() -> int:
+        return await relay(db, PaymentsOutbox, broker)
+
+    async def reconcile_payments() -> str:
+        result = await reconcile(db, resources.wechat_pay(), settings)
+        if result.settled or result.refunds_settled:
+            logger.warning(
+                "reconciler settled payments %s and refunds %s whose notification was lost",
+                result.settled,
+                result.refunds_settled,
+            )
+        return f"{len(result.settled)} payments, {len(result.refunds_settled)} refunds settled"
+
+    return [
+        Job("payments.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
+        Job("payments.reconcile", settings.payment_reconcile_every_seconds, reconcile_payments),
     ]
 
 
@@ -134,11 +158,13 @@ class JobRunner:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the jobs until `stop` is set, then let running jobs finish."""
-    db = Database(settings.database_url(Domain.ORDERS), pool_size=2)
+    orders_db = Database(settings.database_url(Domain.ORDERS), pool_size=2)
+    payments_db = Database(settings.database_url(Domain.PAYMENTS), pool_size=2)
     redis = create_redis(settings.redis_url)
     runner = JobRunner(redis)
     scheduler = AsyncIOScheduler(timezone=UTC)
-    for job in orders_jobs(db, configure_broker(settings)):
+    broker = configure_broker(settings)
+    for job in [*orders_jobs(orders_db, broker), *payments_jobs(payments_db, broker, settings)]:
         scheduler.add_job(
             runner.run,  # a coroutine function, so APScheduler awaits it on our loop
             "interval",
@@ -158,7 +184,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         scheduler.shutdown(wait=False)
         await runner.drain(SHUTDOWN_GRACE_SECONDS)
         await redis.aclose()
-        await db.dispose()
+        await orders_db.dispose()
+        await payments_db.dispose()
+        await resources.dispose()
         logger.info("scheduler stopped")
 
 

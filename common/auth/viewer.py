@@ -26,6 +26,11 @@ class Viewer:
         self._resolved = False
         self._user_id: int | None = None
 
+    @property
+    def authorization(self) -> str | None:
+        """The credential as received, to forward when asking another subgraph as this user."""
+        return self._authorization
+
     async def user_id(self) -> int | None:
         """The authenticated user's id, None when anonymous; raises on a bad token."""
         if not self._resolved:

@@ -62,6 +62,16 @@ class User:
             return self._mobile
         return None
 
+    @strawberry.federation.field(
+        inaccessible=True,
+        description="The user's WeChat mini-program openid (the payer of WeChat Pay). "
+        "Hidden from the public API; other subgraphs ask for it as the user.",
+    )
+    async def wx_mini_open_id(self, info: Info) -> str | None:
+        if not await info.context.viewer.is_user(int(self.id)):
+            return None
+        return await service.wx_mini_openid(info.context.resources.db, int(self.id))
+
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
         if not id.isdigit():

@@ -187,6 +187,19 @@ async def get_user(db: Database, user_id: int) -> User | None:
         return user
 
 
+async def wx_mini_openid(db: Database, user_id: int) -> str | None:
+    """The openid the user logged in with from the mini-program; None for mobile-only accounts."""
+    async with db.session() as session:
+        openid: str | None = await session.scalar(
+            select(UserAuth.auth_key).where(
+                UserAuth.user_id == user_id,
+                UserAuth.auth_type == AuthType.WX_MINI.value,
+                UserAuth.del_state == 0,
+            )
+        )
+        return openid
+
+
 async def users_by_ids(db: Database, ids: Sequence[int]) -> list[User | None]:
     """Batch lookup for DataLoaders: one query, results in the order of `ids`."""
     async with db.session() as session:

@@ -55,6 +55,10 @@ class Stack:
         Returns its GraphQL URL; it stops with the stack.
         """
         port = free_port()
+        if domain is Domain.PAYMENTS:  # WeChat Pay must call this very process back
+            notify_url = f"http://127.0.0.1:{port}/wechatpay/notify"
+            overrides = {"WECHAT_PAY_NOTIFY_URL": notify_url, **overrides}
+            self.env.setdefault("WECHAT_PAY_NOTIFY_URL", notify_url)  # workers' refunds too
         process = self.supervisor.start(
             domain.value,
             [sys.executable, "-m", "uvicorn", app_path(domain), "--host", "127.0.0.1",
@@ -65,7 +69,7 @@ class Stack:
         wait_until_up(f"{base}/healthz", process)
         return f"{base}/graphql"
 
-    def start_background(self, metrics_dir: Path) -> Supervisor:
+    def start_background(self, metrics_dir: Path, **overrides: str) -> Supervisor:
         """Start `looklook worker` and `looklook scheduler`; stop them with the result.
 
         Returns once the worker polls its queues (its heartbeat is in Redis), so
@@ -76,6 +80,7 @@ class Stack:
             **self.env,
             "dramatiq_prom_port": str(free_port()),
             "dramatiq_prom_db": str(metrics_dir),
+            **overrides,
         }
         cli = [sys.executable, "-m", "common.cli"]
         worker = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)

@@ -1,0 +1,47 @@
+"""Live payment status: a Redis pub/sub channel per order that wakes its subscribers.
+
+Messages only say "look again"; subscribers re-read the payment from the
+database. A lost or duplicated wake-up therefore never shows a wrong status,
+and the channel needs no ordering guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+_CHANNEL = "looklook:payments:status:{order_sn}"
+# How long one wait for a message blocks; short enough to notice a closed subscription.
+POLL_SECONDS = 1.0
+
+
+def channel(order_sn: str) -> str:
+    return _CHANNEL.format(order_sn=order_sn)
+
+
+async def wake(redis: Redis, order_sn: str) -> int:
+    """Wake the order's subscribers; returns how many were listening."""
+    listeners: int = await redis.publish(channel(order_sn), "changed")
+    return listeners
+
+
+@asynccontextmanager
+async def wake_ups(redis: Redis, order_sn: str) -> AsyncIterator[AsyncIterator[None]]:
+    """Subscribe first, then read: a change between the two is not missed.
+
+    Yields an endless iterator that produces one item per wake-up.
+    """
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(channel(order_sn))
+
+    async def ticks() -> AsyncIterator[None]:
+        while True:
+            if await pubsub.get_message(timeout=POLL_SECONDS) is not None:
+                yield None
+
+    try:
+        yield ticks()
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,68 @@
+"""What payments asks other subgraphs synchronously, as the paying user.
+
+The user's own Authorization header is forwarded, so orders answers with its
+own ownership rule (another user's order is null) and users reveals the openid
+only to its owner; payments never reads their tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.internal import InternalGraphQLClient
+from common.settings import Settings
+
+_ORDER = """query PayableOrder($sn: ID!) {
+  homestayOrder(sn: $sn) { sn title tradeState orderTotalPrice payDeadline } }"""
+_OPENID = "query PayerOpenId { me { wxMiniOpenId } }"
+
+
+@dataclass(frozen=True)
+class OrderToPay:
+    sn: str
+    title: str
+    trade_state: str
+    total: int  # fen
+    pay_deadline: datetime
+
+
+class Peers:
+    """The orders and users subgraphs, reached directly (not through the router)."""
+
+    def __init__(self, settings: Settings) -> None:
+        def client(url: str) -> InternalGraphQLClient:
+            return InternalGraphQLClient(
+                url,
+                timeout_seconds=settings.internal_timeout_seconds,
+                retries=settings.internal_retries,
+            )
+
+        self._orders = client(settings.orders_internal_url)
+        self._users = client(settings.users_internal_url)
+
+    async def order(self, sn: str, *, authorization: str) -> OrderToPay | None:
+        """The order if it is the user's; None for a missing order or another user's."""
+        data = await self._orders.query(
+            _ORDER, {"sn": sn}, headers={"Authorization": authorization}
+        )
+        order = data["homestayOrder"]
+        if order is None:
+            return None
+        return OrderToPay(
+            sn=order["sn"],
+            title=order["title"],
+            trade_state=order["tradeState"],
+            total=order["orderTotalPrice"],
+            pay_deadline=datetime.fromisoformat(order["payDeadline"]),
+        )
+
+    async def payer_openid(self, *, authorization: str) -> str | None:
+        """The user's WeChat openid; None for accounts made with a mobile number."""
+        data = await self._users.query(_OPENID, {}, headers={"Authorization": authorization})
+        me = data["me"]
+        return me["wxMiniOpenId"] if me else None
+
+    async def aclose(self) -> None:
+        await self._orders.aclose()
+        await self._users.aclose()

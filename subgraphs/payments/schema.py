@@ -1,0 +1,179 @@
+"""The payments subgraph's GraphQL surface (API.md, payments section)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Self
+
+import strawberry
+
+from common.auth.permissions import IsAuthenticated
+from common.context import Info
+from common.errors import NotFound
+from common.resources import Resources
+from common.schema import build_schema
+from common.wechat.pay import WeChatPayClient
+from subgraphs.payments import live, service
+from subgraphs.payments.models import PayStatus as PayStatusCode
+from subgraphs.payments.models import ThirdPayment
+from subgraphs.payments.peers import Peers
+
+
+@strawberry.enum
+class PayStatus(Enum):
+    WAITING = "WAITING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    REFUNDING = "REFUNDING"
+    REFUNDED = "REFUNDED"
+    CLOSED = "CLOSED"
+
+
+@strawberry.federation.type(keys=["sn"])
+class Payment:
+    sn: strawberry.ID
+    order_sn: strawberry.ID
+    pay_total: int = strawberry.field(description="In fen.")
+    pay_status: PayStatus
+    pay_mode: str
+    transaction_id: str | None = strawberry.field(description="WeChat's id, once paid.")
+    pay_time: datetime | None
+
+    @classmethod
+    def of(cls, row: ThirdPayment) -> Self:
+        return cls(
+            sn=strawberry.ID(row.sn),
+            order_sn=strawberry.ID(row.order_sn),
+            pay_total=row.pay_total,
+            pay_status=PayStatus[PayStatusCode(row.pay_status).name],
+            pay_mode=row.pay_mode,
+            transaction_id=row.transaction_id,
+            pay_time=row.pay_time,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, sn: strawberry.ID) -> Payment | None:
+        """Only the payer can see a payment, however it is reached."""
+        row = await service.get_payment(info.context.resources.db, str(sn))
+        return await _visible(info, row)
+
+
+async def _visible(info: Info, row: ThirdPayment | None) -> Payment | None:
+    if row is None or not await info.context.viewer.is_user(row.user_id):
+        return None
+    return Payment.of(row)
+
+
+async def _latest_payments(
+    resources: Resources, order_sns: Sequence[str]
+) -> list[ThirdPayment | None]:
+    return await service.latest_payments(resources.db, order_sns)
+
+
+@strawberry.federation.type(keys=["sn"])
+class HomestayOrder:
+    sn: strawberry.ID
+
+    @strawberry.field(description="The order's latest payment; only for its payer.")
+    async def payment(self, info: Info) -> Payment | None:
+        row = await info.context.loaders.get(_latest_payments).load(str(self.sn))
+        return await _visible(info, row)
+
+    @classmethod
+    def resolve_reference(cls, sn: strawberry.ID) -> Self:
+        return cls(sn=sn)
+
+
+@strawberry.type(description="What the mini-program passes to wx.requestPayment.")
+class WxPayParams:
+    app_id: str
+    time_stamp: str
+    nonce_str: str
+    package: str
+    sign_type: str
+    pay_sign: str
+    payment_sn: strawberry.ID
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Yours; null for any other."
+    )
+    async def payment(self, info: Info, sn: strawberry.ID) -> Payment | None:
+        return await Payment.resolve_reference(info, sn)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="The latest payment of your order."
+    )
+    async def payment_by_order(self, info: Info, order_sn: strawberry.ID) -> Payment | None:
+        row = await service.latest_payment(info.context.resources.db, str(order_sn))
+        return await _visible(info, row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Start (or resume) paying your unpaid order with WeChat Pay.",
+    )
+    async def wx_pay_homestay_order(self, info: Info, order_sn: strawberry.ID) -> WxPayParams:
+        resources = info.context.resources
+        viewer = info.context.viewer
+        user_id = await viewer.require_user_id()
+        authorization = viewer.authorization
+        assert authorization is not None  # an authenticated viewer came with a credential
+        peers = resources.component(Peers)
+        started = await service.start_wechat_payment(
+            resources.db,
+            resources.component(WeChatPayClient),
+            user_id=user_id,
+            order=await peers.order(str(order_sn), authorization=authorization),
+            openid=await peers.payer_openid(authorization=authorization),
+            notify_url=resources.settings.wechat_pay_notify_url,
+        )
+        params = started.params
+        return WxPayParams(
+            app_id=params.app_id,
+            time_stamp=params.time_stamp,
+            nonce_str=params.nonce_str,
+            package=params.package,
+            sign_type=params.sign_type,
+            pay_sign=params.pay_sign,
+            payment_sn=strawberry.ID(started.payment.sn),
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
+        description="Your order's payment: its current state first, then each change.",
+    )
+    async def payment_status(
+        self, info: Info, order_sn: strawberry.ID
+    ) -> AsyncGenerator[Payment, None]:
+        resources = info.context.resources
+        user_id = await info.context.viewer.require_user_id()
+        async with live.wake_ups(resources.redis, str(order_sn)) as wake_ups:
+            row = await service.latest_payment(resources.db, str(order_sn))
+            if row is None or row.user_id != user_id:
+                raise NotFound("This order has no payment of yours; start one first.")
+            yield Payment.of(row)
+            last_seen = (row.sn, row.version)
+            async for _ in wake_ups:
+                row = await service.latest_payment(resources.db, str(order_sn))
+                if row is not None and (row.sn, row.version) != last_seen:
+                    last_seen = (row.sn, row.version)
+                    yield Payment.of(row)
+
+
+schema = build_schema(
+    "payments",
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[Payment, HomestayOrder],
+)
