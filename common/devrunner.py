@@ -57,13 +57,15 @@ class Supervisor:
         return None
 
     def stop_all(self, grace_seconds: float = 10.0) -> None:
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+        """Stop children one by one, newest first, so each outlives what depends on it
+        (Redis stops after the worker has finished its messages, not before)."""
         deadline = time.monotonic() + grace_seconds
         for name, process in reversed(self.children):
+            if process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                process.wait(timeout=max(deadline - time.monotonic(), 0.5))
             except subprocess.TimeoutExpired:
                 print(f"  {name} did not stop in time; killing it", file=sys.stderr)
                 os.killpg(process.pid, signal.SIGKILL)
