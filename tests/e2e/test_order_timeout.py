@@ -38,7 +38,7 @@ def impatient_router(stack: Stack) -> GraphQLClient:
 @pytest.fixture(scope="module")
 async def catalog(router: GraphQLClient, travel_db: Database) -> Catalog:
     landlord = await register(router, nickname="超时房东")
-    return await make_catalog(travel_db, [int(landlord.user_id)], title_prefix="苍山")
+    return await make_catalog(travel_db, [int(landlord.user_id)], title_prefix="鸡足山")
 
 
 def _stay(homestay_id: int) -> dict[str, object]:
