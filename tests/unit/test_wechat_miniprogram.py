@@ -161,7 +161,7 @@ async def test_jscode2session_answers_like_wechat(http: httpx.AsyncClient) -> No
 
 
 def test_sandbox_refuses_production_settings() -> None:
-    production = make_settings(env="production", jwt_secret="p" * 40)
+    production = make_settings(env="production", jwt_secret="p" * 40, wechat_pay_apiv3_key="k" * 32)
     with pytest.raises(RuntimeError):
         create_app(production)
 
