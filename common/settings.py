@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     # generated on first start under DATA_DIR/wechatpay, never shipped.
     wechat_pay_mchid: str = "1900000001"
     wechat_pay_appid: str = ""  # empty: the mini-program's appid
-    wechat_pay_apiv3_key: str = _SANDBOX_APIV3_KEY
+    # The APIv3 key is the AES-256-GCM key of notifications: exactly 32 characters.
+    wechat_pay_apiv3_key: str = Field(default=_SANDBOX_APIV3_KEY, min_length=32, max_length=32)
     wechat_pay_cert_serial_no: str = "5A4D5F0000SANDBOX0000000000000000000001"
     wechat_pay_private_key_path: Path | None = None  # the merchant's API private key
     wechat_pay_public_key_path: Path | None = None  # WeChat Pay's public key
@@ -150,6 +151,7 @@ class Settings(BaseSettings):
 
     @property
     def pay_api_base(self) -> str:
+        """WeChat Pay's gateway (the SDK's host): the sandbox plays it too by default."""
         return self.wechat_pay_api_base or self.wechat_api_base
 
     @property

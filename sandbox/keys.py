@@ -29,11 +29,29 @@ PLATFORM_PUBLIC = "platform_public_key.pem"
 
 @dataclass(frozen=True)
 class SandboxKeys:
+    """Both pairs, loaded; the `*_path` properties name their files in `directory`."""
+
     directory: Path
     merchant_private_key: rsa.RSAPrivateKey
     merchant_public_key: rsa.RSAPublicKey
     platform_private_key: rsa.RSAPrivateKey
     platform_public_key: rsa.RSAPublicKey
+
+    @property
+    def merchant_private_key_path(self) -> Path:
+        return self.directory / MERCHANT_PRIVATE
+
+    @property
+    def merchant_public_key_path(self) -> Path:
+        return self.directory / MERCHANT_PUBLIC
+
+    @property
+    def platform_private_key_path(self) -> Path:
+        return self.directory / PLATFORM_PRIVATE
+
+    @property
+    def platform_public_key_path(self) -> Path:
+        return self.directory / PLATFORM_PUBLIC
 
 
 def _write_pair(directory: Path, private_name: str, public_name: str) -> None:
@@ -49,8 +67,12 @@ def _write_pair(directory: Path, private_name: str, public_name: str) -> None:
     # Written under temporary names and renamed: a reader never sees half a file.
     for name, data, mode in ((private_name, private_pem, 0o600), (public_name, public_pem, 0o644)):
         partial = directory / f".{name}.{os.getpid()}"
-        partial.write_bytes(data)
-        partial.chmod(mode)
+        partial.unlink(missing_ok=True)
+        # Created with its final mode: a private key is never readable by others, even briefly.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        partial.chmod(mode)  # the umask may have narrowed a public key's mode
         partial.replace(directory / name)
 
 

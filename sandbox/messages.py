@@ -1,12 +1,20 @@
-"""Mini-program subscribe messages: WeChat's access-token and send APIs, and a window
-(`GET /sandbox/messages?touser=<openid>`) to read what was sent, as the user's
-phone would show it.
+"""Mini-program subscribe messages for development and tests: WeChat's access-token and
+send APIs, and a window on what was sent.
+
+The workers tell a user their payment succeeded with a subscribe message; the
+sandbox plays WeChat's server (GET /cgi-bin/token, POST
+/cgi-bin/message/subscribe/send, with WeChat's errcodes) so that path runs
+locally, and `GET /sandbox/messages?touser=<openid>` shows what the user's
+phone would have received. `POST /sandbox/access-tokens/expire` invalidates
+every token, as WeChat does when the secret is reset. Like the rest of the
+sandbox it refuses to run with production settings.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox.state import state_of
 
 ACCESS_TOKEN_TTL_SECONDS = 7200
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass
@@ -36,13 +45,19 @@ class MessageState:
         self.token_requests += 1
         return token
 
-    def valid(self, token: str) -> bool:
+    def problem(self, token: str) -> tuple[int, str] | None:
+        """WeChat's errcode for an unusable token (40001 unknown, 42001 expired), or None."""
         expires = self.tokens.get(token)
-        return expires is not None and self.clock() < expires
+        if expires is None:
+            return 40001, "invalid credential, access_token is invalid or not latest"
+        if self.clock() >= expires:
+            return 42001, "access_token expired"
+        return None
 
     def expire_all(self) -> None:
-        """Make every issued token stale (tests: WeChat rotated or expired them)."""
-        self.tokens.clear()
+        """Make every issued token expired (tests: WeChat's two hours are up)."""
+        now = self.clock()
+        self.tokens = dict.fromkeys(self.tokens, now)
 
 
 def _wechat(data: dict[str, Any]) -> Response:
@@ -66,12 +81,14 @@ async def access_token(request: Request) -> Response:
 
 
 async def send_subscribe_message(request: Request) -> Response:
-    messages = state_of(request).messages
+    sandbox = state_of(request)
+    messages = sandbox.messages
     token = request.query_params.get("access_token", "")
     if not token:
         return _wechat({"errcode": 41001, "errmsg": "access_token missing"})
-    if not messages.valid(token):
-        return _wechat({"errcode": 42001, "errmsg": "access_token expired"})
+    problem = messages.problem(token)
+    if problem is not None:
+        return _wechat({"errcode": problem[0], "errmsg": problem[1]})
     try:
         body = json.loads(await request.body())
     except ValueError:
@@ -85,6 +102,11 @@ async def send_subscribe_message(request: Request) -> Response:
         or not all(isinstance(v, dict) and isinstance(v.get("value"), str) for v in data.values())
     ):
         return _wechat({"errcode": 47003, "errmsg": "argument invalid"})
+    if not _OPENID.fullmatch(body["touser"]):
+        return _wechat({"errcode": 40003, "errmsg": "invalid openid"})
+    # The sandbox knows one template: the configured one (WeChat knows the app's templates).
+    if body["template_id"] != sandbox.settings.wechat_subscribe_template_id:
+        return _wechat({"errcode": 40037, "errmsg": "invalid template_id"})
     messages.sent.append(body)
     return _wechat({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**15)})
 

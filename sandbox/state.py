@@ -1,10 +1,11 @@
 """In-memory state shared by every sandbox area, held on `app.state.sandbox`.
 
 WeChat's servers remember things between calls (a login code until it is used,
-later a prepay order until it is paid); the sandbox keeps them here, in one
-object per app, so each test app starts clean and areas can see each other's
-records (the pay area will need the openids the mini-program area handed out).
-A new area adds its store as an attribute of `SandboxState`.
+a prepay order until it is paid, an access token until it expires); the
+sandbox keeps them here, in one object per app, so each test app starts clean
+and areas can see each other's records. A new area adds its store as an
+attribute of `SandboxState`. The pay area's key pairs live on disk
+(`settings.pay_keys_dir`, shared with the payments subgraph), not here.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from starlette.requests import Request
 
 from common.settings import Settings
 from sandbox.keys import ensure_keys
+from sandbox.pay_records import PayState
 
 if TYPE_CHECKING:
     from sandbox.messages import MessageState
-    from sandbox.pay import PayState
 
 # A wx.login code is valid for five minutes, and only once.
 LOGIN_CODE_TTL_SECONDS = 5 * 60
@@ -84,9 +85,8 @@ class SandboxState:
         self.settings = settings
         self.clock: Clock = clock
         self.login_codes = LoginCodes(lambda: self.clock())
-        # Imported here: those areas import this module for `state_of`.
+        # Imported here: the messages area imports this module for `state_of`.
         from sandbox.messages import MessageState
-        from sandbox.pay import PayState
 
         self.pay: PayState = PayState(keys=ensure_keys(settings.pay_keys_dir))
         self.messages: MessageState = MessageState(clock=lambda: self.clock())
