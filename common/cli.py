@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from alembic.util import CommandError
+
 from common import migrations
 from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import app_path, available_domains, schema_path
@@ -24,12 +26,40 @@ def _domains(chosen: Sequence[Domain]) -> list[Domain]:
     return list(chosen) if chosen else available_domains()
 
 
+def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
+    try:
+        path = migrations.revision(domain, message, autogenerate=autogenerate)
+    except CommandError as error:
+        print(f"looklook revision: {error}", file=sys.stderr)
+        if autogenerate:
+            print(
+                f"(autogenerate needs the database at head: `looklook migrate {domain.value}`)",
+                file=sys.stderr,
+            )
+        return 1
+    shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    print(f"wrote {shown}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole system on embedded defaults")
     migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
     migrate.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
+    revision = commands.add_parser(
+        "revision",
+        help="write a new migration: subgraphs/<domain>/migrations/versions/<NNNN>_<slug>.py",
+    )
+    revision.add_argument("domain", type=Domain, metavar="DOMAIN", help=", ".join(Domain))
+    revision.add_argument("-m", "--message", required=True, help="what the revision changes")
+    revision.add_argument(
+        "--autogenerate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="compare the models with the database, which must be at head (default: on)",
+    )
     commands.add_parser("seed", help="fill an empty catalog with demo data (after migrate)")
     export = commands.add_parser("export-schema", help="write schema/<subgraph>.graphql")
     export.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
@@ -52,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for domain in _domains(args.domains):
             migrations.upgrade(domain)
         return 0
+    if args.command == "revision":
+        return _revision(args.domain, args.message, autogenerate=args.autogenerate)
     if args.command == "seed":
         # Imported here: the demo package is a development tool, not in the production image.
         from demo.seed import SeedRefused, seed

@@ -1,18 +1,27 @@
 """Alembic migrations per domain, run by `looklook migrate`, `make dev` and the tests.
 
-Each subgraph keeps its revisions in `subgraphs/<domain>/migrations/`; its
-`env.py` only names its metadata and calls `run_alembic_env`. Migrations run
-on the synchronous driver of the same database (pymysql under aiomysql, the
-standard sqlite3 module under aiosqlite), so they work from any thread.
+Each subgraph keeps its revisions in `subgraphs/<domain>/migrations/versions/`
+and its `env.py` only names its metadata and calls `run_alembic_env`. Alembic's
+script directory is shared (`common/migration_script/`: the `env.py` that runs
+the domain's and the one `script.py.mako`); `looklook revision` writes new
+revisions with it. Migrations run on the synchronous driver of the same
+database (pymysql under aiomysql, the standard sqlite3 module under
+aiosqlite), so they work from any thread.
 """
 
 from __future__ import annotations
 
 import logging
+import runpy
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import command, context
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine, pool
 from sqlalchemy.engine import make_url
 
@@ -21,6 +30,13 @@ from common.settings import PROJECT_ROOT, Domain, get_settings
 logger = logging.getLogger("looklook.migrations")
 
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite", "mysql+aiomysql": "mysql+pymysql"}
+
+SCRIPT_DIR = Path(__file__).resolve().parent / "migration_script"
+"""Alembic's script directory for every domain: the shared `env.py` and `script.py.mako`."""
+
+# Modules whose column types revisions refer to by their full name (autogenerate
+# renders `common.models.UTCDateTime()`), so a revision using one imports it.
+_TYPE_MODULES = ("common.models",)
 
 
 def sync_url(url: str) -> str:
@@ -34,10 +50,25 @@ def migrations_dir(domain: Domain) -> Path:
     return PROJECT_ROOT / "subgraphs" / domain.value / "migrations"
 
 
-def alembic_config(domain: Domain, url: str | None = None) -> Config:
+def versions_dir(domain: Domain) -> Path:
+    return migrations_dir(domain) / "versions"
+
+
+def _escape(value: str) -> str:
+    """Config values go through ConfigParser interpolation: `%` must be doubled."""
+    return value.replace("%", "%%")
+
+
+def alembic_config(
+    domain: Domain, url: str | None = None, *, versions: Path | None = None
+) -> Config:
+    """Alembic's configuration for a domain; `versions` overrides its versions directory."""
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir(domain)))
+    config.set_main_option("script_location", _escape(str(SCRIPT_DIR)))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", _escape(str(versions or versions_dir(domain))))
     database_url = url or get_settings().database_url(domain)
+    config.attributes["domain"] = domain
     config.attributes["database_url"] = sync_url(database_url)
     return config
 
@@ -56,6 +87,78 @@ def upgrade(domain: Domain, url: str | None = None, revision: str = "head") -> N
     logger.info("migrated %s to %s", domain.value, revision)
 
 
+def next_revision_id(script_directory: ScriptDirectory) -> str:
+    """The next of the 4-digit sequential revision ids: 0001, 0002 …"""
+    numbers = [
+        int(script.revision)
+        for script in script_directory.walk_revisions()
+        if script.revision.isdigit()
+    ]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def revision(
+    domain: Domain,
+    message: str,
+    *,
+    autogenerate: bool = True,
+    url: str | None = None,
+    versions: Path | None = None,
+) -> Path:
+    """Write `versions/<NNNN>_<slug>.py` on top of the domain's head; return its path.
+
+    Autogenerate compares the models with the database, which must be at head
+    (Alembic's CommandError says otherwise). The file is then run through
+    `ruff check --fix` and `ruff format`, so it lints like hand-written code.
+    """
+    config = alembic_config(domain, url, versions=versions)
+    rev_id = next_revision_id(ScriptDirectory.from_config(config))
+    written = command.revision(config, message=message, autogenerate=autogenerate, rev_id=rev_id)
+    if not isinstance(written, Script):  # one head, one script: anything else is a bug
+        raise RuntimeError(f"unexpected result of alembic revision: {written!r}")
+    path = Path(written.path)
+    format_python_file(path)
+    logger.info("wrote %s revision %s: %s", domain.value, rev_id, path)
+    return path
+
+
+def format_python_file(path: Path) -> None:
+    """`ruff check --fix` then `ruff format` with the project's settings.
+
+    Lint findings ruff cannot fix (for instance an over-long string) are logged
+    as a warning: the revision is written and needs a hand edit anyway.
+    """
+    ruff = [sys.executable, "-m", "ruff"]
+    settings = ["--config", str(PROJECT_ROOT / "pyproject.toml")]
+    try:
+        subprocess.run([*ruff, "format", "--quiet", *settings, str(path)], check=True)  # noqa: S603
+    except (OSError, subprocess.CalledProcessError) as error:
+        logger.warning("could not format %s with ruff (%s)", path, error)
+        return
+    checked = subprocess.run(  # noqa: S603
+        [*ruff, "check", "--fix", "--quiet", *settings, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if checked.returncode != 0:
+        logger.warning("ruff check %s:\n%s", path, checked.stdout + checked.stderr)
+    subprocess.run([*ruff, "format", "--quiet", *settings, str(path)], check=False)  # noqa: S603
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> Literal[False]:
+    """Autogenerate hook: a revision using one of our column types imports its module."""
+    if type_ == "type" and type(obj).__module__ in _TYPE_MODULES:
+        autogen_context.imports.add(f"import {type(obj).__module__}")
+    return False  # Alembic's default rendering
+
+
+def run_domain_env() -> None:
+    """The body of the shared `env.py`: run the configured domain's own `env.py`."""
+    domain: Domain = context.config.attributes["domain"]
+    runpy.run_path(str(migrations_dir(domain) / "env.py"))
+
+
 def run_alembic_env(target_metadata: MetaData) -> None:
     """The body of every domain's `env.py` (online mode only: we always have a database)."""
     url = context.config.attributes.get("database_url") or sync_url(
@@ -68,6 +171,7 @@ def run_alembic_env(target_metadata: MetaData) -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
