@@ -13,12 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import ratelimit
 from common.db import Database
-from common.errors import BadUserInput, Conflict, DomainError, ErrorCode, NotFound, Unauthenticated
+from common.errors import (
+    BadUserInput,
+    Conflict,
+    DomainError,
+    ErrorCode,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 from common.settings import Settings
 from common.wechat.miniprogram import (
     MiniProgramClient,
     WeChatDecryptError,
+    WeChatInvalidCodeError,
+    WeChatLoginBlockedError,
     WeChatLoginError,
+    WeChatUnavailableError,
     decrypt_user_info,
 )
 from subgraphs.users import validation
@@ -31,6 +42,10 @@ logger = logging.getLogger("looklook.users")
 class WeChatLoginFailed(DomainError):
     code = ErrorCode.WECHAT_LOGIN_FAILED
     default_message = "WeChat login failed, please try again."
+
+
+# What the user hears when the failure is WeChat's or ours (SERVICE_UNAVAILABLE).
+WECHAT_LOGIN_UNAVAILABLE = "WeChat login is not possible right now; please try again later."
 
 
 @dataclass(frozen=True)
@@ -145,11 +160,23 @@ async def login_with_wechat(
     try:
         wx_session = await wechat.code2session(code.strip())
         profile = decrypt_user_info(wx_session.session_key, encrypted_data, iv, appid=appid)
-    except WeChatLoginError as error:
+    except (WeChatInvalidCodeError, WeChatLoginBlockedError) as error:
+        # A verdict on this user's code or account: the user is told why.
         logger.info("code2session refused: %s %s", error.errcode, error.errmsg)
-        raise WeChatLoginFailed(
-            "The WeChat login code is invalid or expired; call wx.login again."
-        ) from error
+        raise WeChatLoginFailed(error.reason) from error
+    except WeChatLoginError as error:
+        # Any other errcode (40013 invalid appid, 40125 invalid secret …) is our
+        # configuration, not the user's doing: an operator must fix it.
+        logger.error(
+            "WeChat login is misconfigured (check WECHAT_MINI_APPID and WECHAT_MINI_SECRET): "
+            "code2session answered %s %s",
+            error.errcode,
+            error.errmsg,
+        )
+        raise ServiceUnavailable(WECHAT_LOGIN_UNAVAILABLE) from error
+    except WeChatUnavailableError as error:
+        logger.warning("WeChat login unavailable: %s", error)
+        raise ServiceUnavailable(WECHAT_LOGIN_UNAVAILABLE) from error
     except WeChatDecryptError as error:
         raise BadUserInput(
             "The encrypted user info could not be read.", field="encryptedData"
