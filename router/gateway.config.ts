@@ -160,6 +160,14 @@ const responseCaching: GatewayConfig['responseCaching'] =
       }
     : undefined;
 
+// A query or mutation a subgraph has not answered in this long fails with GATEWAY_TIMEOUT.
+// A subscription is open-ended by nature: timing it out would cut off every payment-status
+// watcher after the limit (and the gateway aborts an already finished subscription's
+// iterator when the timer fires), so subscriptions get no upstream timeout.
+const upstreamTimeoutMs = int('ROUTER_UPSTREAM_TIMEOUT_MS', 30_000);
+const upstreamTimeout: GatewayConfig['upstreamTimeout'] = ({ executionRequest }) =>
+  executionRequest?.operationType === 'subscription' ? undefined : upstreamTimeoutMs;
+
 export const gatewayConfig: GatewayConfig = defineConfig({
   supergraph: resolve(env.SUPERGRAPH_PATH ?? '../schema/supergraph.graphql'),
   host: env.ROUTER_HOST ?? '127.0.0.1',
@@ -183,7 +191,7 @@ export const gatewayConfig: GatewayConfig = defineConfig({
       };
     },
   },
-  upstreamTimeout: int('ROUTER_UPSTREAM_TIMEOUT_MS', 30_000),
+  upstreamTimeout,
   // Security limits built into the gateway.
   maxDepth: int('ROUTER_MAX_DEPTH', 12),
   maxTokens: int('ROUTER_MAX_TOKENS', 2000),

@@ -177,3 +177,23 @@ async def test_refusals(
         {"sn": order["sn"]},
     )
     assert anonymous.codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_subscription_outlives_the_routers_upstream_timeout(
+    stack: Stack, router: GraphQLClient, catalog: Catalog, payer: Account
+) -> None:
+    """Queries are cut off after ROUTER_UPSTREAM_TIMEOUT_MS; a subscription must not be."""
+    impatient = GraphQLClient(stack.start_router(ROUTER_UPSTREAM_TIMEOUT_MS="1000"))
+    order = await book(router, payer, catalog.homestay_ids[5], start_in=34)
+    params = (await pay_init(router, payer, order["sn"])).ok()["wxPayHomestayOrder"]
+    async with subscribe_ws(
+        impatient.url, PAYMENT_STATUS, {"sn": order["sn"]}, token=payer.access_token
+    ) as live:
+        assert (await live.next())["paymentStatus"]["payStatus"] == "WAITING"
+        await asyncio.sleep(3)  # three upstream timeouts
+        await sandbox_pay(stack.sandbox_url, prepay_id(params))
+        success = await live.next(within=SETTLE_SECONDS)
+        assert success["paymentStatus"]["payStatus"] == "SUCCESS"
+    await asyncio.sleep(2)
+    still_up = await impatient.execute("{ __typename }")
+    assert still_up.ok() == {"__typename": "Query"}
