@@ -97,6 +97,17 @@ def _json_object(body: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+async def _authenticated_json(request: Request) -> dict[str, Any] | Response:
+    """The signed request's JSON object body, or the refusal to answer with."""
+    body, refusal = await _authenticated(request)
+    if refusal is not None:
+        return refusal
+    data = _json_object(body)
+    if data is None:
+        return _error(request, 400, "PARAM_ERROR", "请求体必须是 JSON 对象")
+    return data
+
+
 def _rfc3339_time(value: Any) -> datetime | None:
     """A time_expire with an offset, or None if it is not one."""
     if not isinstance(value, str):
@@ -133,12 +144,9 @@ def _prepay_problems(data: dict[str, Any]) -> list[str]:
 
 
 async def jsapi_prepay(request: Request) -> Response:
-    body, refusal = await _authenticated(request)
-    if refusal is not None:
-        return refusal
-    data = _json_object(body)
-    if data is None:
-        return _error(request, 400, "PARAM_ERROR", "请求体必须是 JSON 对象")
+    data = await _authenticated_json(request)
+    if isinstance(data, Response):
+        return data
     sandbox = state_of(request)
     settings, state = sandbox.settings, sandbox.pay
     if data.get("mchid") != settings.wechat_pay_mchid or data.get("appid") != settings.pay_appid:
@@ -200,11 +208,10 @@ async def query_transaction(request: Request) -> Response:
 
 
 async def close_transaction(request: Request) -> Response:
-    body, refusal = await _authenticated(request)
-    if refusal is not None:
-        return refusal
-    data = _json_object(body)
-    if data is None or data.get("mchid") != state_of(request).settings.wechat_pay_mchid:
+    data = await _authenticated_json(request)
+    if isinstance(data, Response):
+        return data
+    if data.get("mchid") != state_of(request).settings.wechat_pay_mchid:
         return _error(request, 400, "PARAM_ERROR", "参数错误: mchid")
     found = _transaction_of(request)
     if isinstance(found, Response):
@@ -233,12 +240,9 @@ def _refund_problems(data: dict[str, Any]) -> list[str]:
 
 
 async def create_refund(request: Request) -> Response:
-    body, refusal = await _authenticated(request)
-    if refusal is not None:
-        return refusal
-    data = _json_object(body)
-    if data is None:
-        return _error(request, 400, "PARAM_ERROR", "请求体必须是 JSON 对象")
+    data = await _authenticated_json(request)
+    if isinstance(data, Response):
+        return data
     problems = _refund_problems(data)
     if problems:
         return _error(request, 400, "PARAM_ERROR", f"参数错误: {', '.join(problems)}")
