@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+
+# Connections one client may open, and how long a command waits for a free one.
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_POOL_TIMEOUT_SECONDS = 2.0
 
 
-def create_redis(url: str) -> Redis:
-    """A pooled client with timeouts, so a dead Redis fails a request fast instead of hanging it."""
-    return Redis.from_url(
+def create_redis(
+    url: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
+) -> Redis:
+    """A pooled client with timeouts, so a dead Redis fails a request fast instead of hanging it.
+
+    The pool blocks: a burst of more concurrent commands than `max_connections`
+    queues for a free connection (up to `pool_timeout`) instead of failing at
+    once, as redis-py's default pool does beyond its 100 connections.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
         decode_responses=True,
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=30,
         retry_on_timeout=False,
     )
+    return Redis.from_pool(pool)

@@ -36,7 +36,7 @@ class Resources:
     def open(
         cls, domain: Domain, settings: Settings, components: ComponentFactory | None
     ) -> Resources:
-        redis = create_redis(settings.redis_url)
+        redis = create_redis(settings.redis_url, max_connections=settings.redis_max_connections)
         resources = cls(
             settings=settings,
             db=Database(

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Redis: token versions, rate limits, caches, pub/sub. `make dev` starts a
     # bundled server on this address unless REDIS_URL is set in the environment.
     redis_url: str = "redis://127.0.0.1:6380/0"
+    # Connections per process for commands; a burst beyond it waits for a free one.
+    redis_max_connections: int = Field(default=64, gt=0)
+    # Payment-status subscriptions one payments process serves at once (one connection each).
+    max_live_subscriptions: int = Field(default=1000, gt=0)
 
     # Tokens (PyJWT, HS256 pinned).
     jwt_secret: str = _DEV_JWT_SECRET

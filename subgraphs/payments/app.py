@@ -8,12 +8,17 @@ from common.resources import AsyncClosable, Resources
 from common.settings import Domain
 from common.wechat.pay import WeChatPayClient
 from subgraphs.payments import notify
+from subgraphs.payments.live import StatusChannels
 from subgraphs.payments.peers import Peers
 from subgraphs.payments.schema import schema
 
 
 def _components(resources: Resources) -> list[AsyncClosable]:
-    return [WeChatPayClient(resources.settings), Peers(resources.settings)]
+    return [
+        WeChatPayClient(resources.settings),
+        Peers(resources.settings),
+        StatusChannels(resources.settings),
+    ]
 
 
 app = create_subgraph_app(

@@ -8,9 +8,12 @@ and the channel needs no ordering guarantees.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from redis.asyncio import Redis
+
+from common.redis import create_redis
+from common.settings import Settings
 
 _CHANNEL = "looklook:payments:status:{order_sn}"
 # How long one wait for a message blocks; short enough to notice a closed subscription.
@@ -25,6 +28,26 @@ async def wake(redis: Redis, order_sn: str) -> int:
     """Wake the order's subscribers; returns how many were listening."""
     listeners: int = await redis.publish(channel(order_sn), "changed")
     return listeners
+
+
+class StatusChannels:
+    """The payments subgraph's pub/sub connections, one per live subscription.
+
+    A subscriber holds its connection for as long as it listens, so these come
+    from a pool of their own: open payment pages never take the connections
+    that token checks and caches need.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._redis = create_redis(
+            settings.redis_url, max_connections=settings.max_live_subscriptions
+        )
+
+    def wake_ups(self, order_sn: str) -> AbstractAsyncContextManager[AsyncIterator[None]]:
+        return wake_ups(self._redis, order_sn)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 @asynccontextmanager

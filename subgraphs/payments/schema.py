@@ -157,7 +157,8 @@ class Subscription:
     ) -> AsyncGenerator[Payment, None]:
         resources = info.context.resources
         user_id = await info.context.viewer.require_user_id()
-        async with live.wake_ups(resources.redis, str(order_sn)) as wake_ups:
+        channels = resources.component(live.StatusChannels)
+        async with channels.wake_ups(str(order_sn)) as wake_ups:
             row = await service.latest_payment(resources.db, str(order_sn))
             if row is None or row.user_id != user_id:
                 raise NotFound("This order has no payment of yours; start one first.")
