@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
@@ -41,10 +43,39 @@ class GraphQLClient:
         all_headers = dict(headers or {})
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
-        transport = HTTPXAsyncTransport(url=self.url, headers=all_headers, timeout=30)
-        async with Client(transport=transport, fetch_schema_from_transport=False) as session:
-            try:
-                data = await session.execute(GraphQLRequest(document, variable_values=variables))
-            except TransportQueryError as error:
-                return Result(data=error.data, errors=list(error.errors or []))
-        return Result(data=data)
+        [result] = await self.execute_concurrently(
+            document, variables, times=1, headers=all_headers
+        )
+        return result
+
+    async def execute_concurrently(
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        times: int,
+        headers: dict[str, str] | None = None,
+    ) -> list[Result]:
+        """The same request `times` times at once, over one client's connection pool.
+
+        One client for the whole burst: a client per request would spend the test's
+        time setting up clients and connections, not exercising the server.
+        """
+        transport = HTTPXAsyncTransport(
+            url=self.url,
+            headers=headers or {},
+            timeout=30,
+            limits=httpx.Limits(max_connections=times, max_keepalive_connections=times),
+        )
+        client = Client(transport=transport, fetch_schema_from_transport=False, execute_timeout=30)
+        async with client as session:
+            request = GraphQLRequest(document, variable_values=variables)
+            return list(await asyncio.gather(*(_run(session, request) for _ in range(times))))
+
+
+async def _run(session: Any, request: GraphQLRequest) -> Result:
+    try:
+        data = await session.execute(request)
+    except TransportQueryError as error:
+        return Result(data=error.data, errors=list(error.errors or []))
+    return Result(data=data)
