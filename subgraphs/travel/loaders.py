@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from common.resources import Resources
 from subgraphs.travel import service
@@ -24,9 +24,11 @@ async def businesses_by_id(
     return await resources.component(TravelCache).businesses.get_many(ids)
 
 
-@dataclass(frozen=True)
-class CommentPage:
-    """One homestay's comment page request: `limit` rows (one extra to detect a next page)."""
+class CommentPage(NamedTuple):
+    """One homestay's comment page request: `limit` rows (one extra to detect a next page).
+
+    A tuple: every homestay on a list page makes one, as a loader key.
+    """
 
     homestay_id: int
     limit: int

@@ -1,14 +1,25 @@
-"""Plain, cacheable snapshots of travel rows: what services return and Redis stores."""
+"""Plain, cacheable snapshots of travel rows: what services return and Redis stores.
+
+Services select exactly a record's `*_COLUMNS` with SQLAlchemy Core and build
+records from the result rows with `from_row`: no ORM identity map, instance state
+or attribute instrumentation for rows that are only read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import InstrumentedAttribute
 
 from subgraphs.travel import models
 
+_ON_SALE: Final = int(models.RowState.ON_SALE)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class HomestayRecord:
     id: int
     title: str
@@ -26,26 +37,15 @@ class HomestayRecord:
     market_homestay_price: int
 
     @classmethod
-    def of(cls, row: models.Homestay) -> HomestayRecord:
+    def from_row(cls, row: Row[Any]) -> HomestayRecord:
+        """From a row starting with `HOMESTAY_COLUMNS` (any further columns are ignored)."""
         return cls(
-            id=row.id,
-            title=row.title,
-            sub_title=row.sub_title,
-            banner=row.banner,
-            info=row.info,
-            people_num=row.people_num,
-            business_id=row.homestay_business_id,
-            landlord_id=row.user_id,
-            on_sale=row.row_state == models.RowState.ON_SALE,
-            row_type=row.row_type,
-            food_info=row.food_info,
-            food_price=row.food_price,
-            homestay_price=row.homestay_price,
-            market_homestay_price=row.market_homestay_price,
-        )
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+            row[8] == _ON_SALE, row[9], row[10], row[11], row[12], row[13],
+        )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BusinessRecord:
     id: int
     title: str
@@ -57,20 +57,12 @@ class BusinessRecord:
     on_sale: bool
 
     @classmethod
-    def of(cls, row: models.HomestayBusiness) -> BusinessRecord:
-        return cls(
-            id=row.id,
-            title=row.title,
-            info=row.info,
-            cover=row.cover,
-            star=row.star,
-            tags=row.tags,
-            boss_id=row.user_id,
-            on_sale=row.row_state == models.RowState.ON_SALE,
-        )
+    def from_row(cls, row: Row[Any]) -> BusinessRecord:
+        """From a row starting with `BUSINESS_COLUMNS`."""
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] == _ON_SALE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommentRecord:
     id: int
     homestay_id: int
@@ -80,12 +72,43 @@ class CommentRecord:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: models.HomestayComment) -> CommentRecord:
-        return cls(
-            id=row.id,
-            homestay_id=row.homestay_id,
-            user_id=row.user_id,
-            content=row.content,
-            star=row.star,
-            created_at=row.create_time,
-        )
+    def from_row(cls, row: Row[Any]) -> CommentRecord:
+        """From a row starting with `COMMENT_COLUMNS`."""
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+# What each `from_row` reads, in its order.
+HOMESTAY_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
+    models.Homestay.id,
+    models.Homestay.title,
+    models.Homestay.sub_title,
+    models.Homestay.banner,
+    models.Homestay.info,
+    models.Homestay.people_num,
+    models.Homestay.homestay_business_id,
+    models.Homestay.user_id,
+    models.Homestay.row_state,
+    models.Homestay.row_type,
+    models.Homestay.food_info,
+    models.Homestay.food_price,
+    models.Homestay.homestay_price,
+    models.Homestay.market_homestay_price,
+)
+BUSINESS_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
+    models.HomestayBusiness.id,
+    models.HomestayBusiness.title,
+    models.HomestayBusiness.info,
+    models.HomestayBusiness.cover,
+    models.HomestayBusiness.star,
+    models.HomestayBusiness.tags,
+    models.HomestayBusiness.user_id,
+    models.HomestayBusiness.row_state,
+)
+COMMENT_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
+    models.HomestayComment.id,
+    models.HomestayComment.homestay_id,
+    models.HomestayComment.user_id,
+    models.HomestayComment.content,
+    models.HomestayComment.star,
+    models.HomestayComment.create_time,
+)

@@ -1,11 +1,18 @@
-"""Travel queries: lists, search and by-id loads. Returns records, not ORM rows or GraphQL types."""
+"""Travel queries: lists, search and by-id loads. Returns records, not ORM rows or GraphQL types.
+
+Every function here only reads, so each runs SQLAlchemy Core on `Database.read()`:
+the rows go straight into records, without ORM objects or a transaction on SQLite.
+The statements on the home page's path are built once, with bound parameters for
+what varies, so a request pays for neither building nor compiling them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select
 
 from common.db import Database
 from common.errors import BadUserInput
@@ -17,12 +24,19 @@ from subgraphs.travel.models import (
     HomestayComment,
     RowState,
 )
-from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
+from subgraphs.travel.records import (
+    BUSINESS_COLUMNS,
+    COMMENT_COLUMNS,
+    HOMESTAY_COLUMNS,
+    BusinessRecord,
+    CommentRecord,
+    HomestayRecord,
+)
 
 KEYWORD_MAX = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ranked:
     """A row with the sort key a cursor resumes after."""
 
@@ -30,75 +44,98 @@ class Ranked:
     key: tuple[int, int]
 
 
-def _on_sale(query: Select[tuple[Homestay]]) -> Select[tuple[Homestay]]:
+def _on_sale(query: Select[Any]) -> Select[Any]:
     return query.where(Homestay.row_state == RowState.ON_SALE, Homestay.del_state == 0)
 
 
-async def _homestays(db: Database, query: Select[tuple[Homestay]]) -> list[HomestayRecord]:
-    async with db.session() as session:
-        return [HomestayRecord.of(row) for row in await session.scalars(query)]
+async def _homestays(db: Database, query: Select[Any]) -> list[HomestayRecord]:
+    async with db.read() as connection:
+        return [HomestayRecord.from_row(row) for row in await connection.execute(query)]
+
+
+async def _businesses(db: Database, query: Select[Any]) -> list[BusinessRecord]:
+    async with db.read() as connection:
+        return [BusinessRecord.from_row(row) for row in await connection.execute(query)]
+
+
+_HOMESTAYS_BY_IDS: Final = select(*HOMESTAY_COLUMNS).where(
+    Homestay.id.in_(bindparam("ids", expanding=True)), Homestay.del_state == 0
+)
 
 
 async def homestays_by_ids(db: Database, ids: Sequence[int]) -> dict[int, HomestayRecord]:
     """Every homestay with these ids, on sale or not (a past order may point to any)."""
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(Homestay).where(Homestay.id.in_(ids), Homestay.del_state == 0)
-        )
-        return {row.id: HomestayRecord.of(row) for row in rows}
+    async with db.read() as connection:
+        rows = await connection.execute(_HOMESTAYS_BY_IDS, {"ids": list(ids)})
+        return {row[0]: HomestayRecord.from_row(row) for row in rows}
+
+
+_BUSINESSES_BY_IDS: Final = select(*BUSINESS_COLUMNS).where(
+    HomestayBusiness.id.in_(bindparam("ids", expanding=True)), HomestayBusiness.del_state == 0
+)
 
 
 async def businesses_by_ids(db: Database, ids: Sequence[int]) -> dict[int, BusinessRecord]:
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(HomestayBusiness).where(
-                HomestayBusiness.id.in_(ids), HomestayBusiness.del_state == 0
-            )
-        )
-        return {row.id: BusinessRecord.of(row) for row in rows}
+    async with db.read() as connection:
+        rows = await connection.execute(_BUSINESSES_BY_IDS, {"ids": list(ids)})
+        return {row[0]: BusinessRecord.from_row(row) for row in rows}
+
+
+_PREFERRED: Final = (
+    select(*HOMESTAY_COLUMNS, HomestayActivity.sort, HomestayActivity.id)
+    .join(HomestayActivity, HomestayActivity.data_id == Homestay.id)
+    .where(
+        HomestayActivity.row_type == ActivityType.PREFERRED_HOMESTAY.value,
+        HomestayActivity.row_status == 1,
+        HomestayActivity.del_state == 0,
+        Homestay.row_state == RowState.ON_SALE,
+        Homestay.del_state == 0,
+    )
+    .order_by(HomestayActivity.sort, HomestayActivity.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_PREFERRED_AFTER: Final = _PREFERRED.where(
+    or_(
+        HomestayActivity.sort > bindparam("sort", type_=Integer),
+        and_(
+            HomestayActivity.sort == bindparam("sort", type_=Integer),
+            HomestayActivity.id > bindparam("activity_id", type_=Integer),
+        ),
+    )
+)
+# Where the activity's (sort, id) follow the homestay's columns in a _PREFERRED row.
+_SORT_AT: Final = len(HOMESTAY_COLUMNS)
 
 
 async def preferred_homestays(
     db: Database, *, limit: int, after: tuple[int, int] | None
 ) -> list[Ranked]:
     """The curated 为你优选 list, in its configured order (sort, then activity id)."""
-    query = (
-        select(Homestay, HomestayActivity.sort, HomestayActivity.id)
-        .join(HomestayActivity, HomestayActivity.data_id == Homestay.id)
-        .where(
-            HomestayActivity.row_type == ActivityType.PREFERRED_HOMESTAY.value,
-            HomestayActivity.row_status == 1,
-            HomestayActivity.del_state == 0,
-            Homestay.row_state == RowState.ON_SALE,
-            Homestay.del_state == 0,
+    if after is None:
+        query, params = _PREFERRED, {"limit": limit}
+    else:
+        query, params = (
+            _PREFERRED_AFTER,
+            {"limit": limit, "sort": after[0], "activity_id": after[1]},
         )
-        .order_by(HomestayActivity.sort, HomestayActivity.id)
-        .limit(limit)
-    )
-    if after is not None:
-        sort, activity_id = after
-        query = query.where(
-            or_(
-                HomestayActivity.sort > sort,
-                and_(HomestayActivity.sort == sort, HomestayActivity.id > activity_id),
-            )
-        )
-    async with db.session() as session:
-        rows = (await session.execute(query)).all()
-    return [Ranked(HomestayRecord.of(row[0]), (row[1], row[2])) for row in rows]
+    async with db.read() as connection:
+        rows = await connection.execute(query, params)
+        return [
+            Ranked(HomestayRecord.from_row(row), (row[_SORT_AT], row[_SORT_AT + 1])) for row in rows
+        ]
 
 
 async def latest_homestays(db: Database, *, limit: int) -> list[HomestayRecord]:
     """猜你喜欢: the newest homestays on sale."""
     return await _homestays(
-        db, _on_sale(select(Homestay)).order_by(Homestay.id.desc()).limit(limit)
+        db, _on_sale(select(*HOMESTAY_COLUMNS)).order_by(Homestay.id.desc()).limit(limit)
     )
 
 
 async def business_homestays(
     db: Database, business_id: int, *, limit: int, before_id: int | None
 ) -> list[HomestayRecord]:
-    query = _on_sale(select(Homestay)).where(Homestay.homestay_business_id == business_id)
+    query = _on_sale(select(*HOMESTAY_COLUMNS)).where(Homestay.homestay_business_id == business_id)
     if before_id is not None:
         query = query.where(Homestay.id < before_id)
     return await _homestays(db, query.order_by(Homestay.id.desc()).limit(limit))
@@ -123,7 +160,7 @@ async def search_homestays(
 ) -> list[HomestayRecord]:
     """On-sale homestays whose title, subtitle or description contains the keyword."""
     pattern = _like_pattern(clean_keyword(keyword))
-    query = _on_sale(select(Homestay)).where(
+    query = _on_sale(select(*HOMESTAY_COLUMNS)).where(
         or_(
             Homestay.title.like(pattern, escape="\\"),
             Homestay.sub_title.like(pattern, escape="\\"),
@@ -136,51 +173,62 @@ async def search_homestays(
 
 
 async def businesses(db: Database, *, limit: int, before_id: int | None) -> list[BusinessRecord]:
-    query = select(HomestayBusiness).where(
+    query = select(*BUSINESS_COLUMNS).where(
         HomestayBusiness.row_state == RowState.ON_SALE, HomestayBusiness.del_state == 0
     )
     if before_id is not None:
         query = query.where(HomestayBusiness.id < before_id)
-    async with db.session() as session:
-        rows = await session.scalars(query.order_by(HomestayBusiness.id.desc()).limit(limit))
-        return [BusinessRecord.of(row) for row in rows]
+    return await _businesses(db, query.order_by(HomestayBusiness.id.desc()).limit(limit))
 
 
 async def best_rated_businesses(db: Database, *, limit: int) -> list[BusinessRecord]:
     """最佳房东: the landlords with the best ratings."""
     query = (
-        select(HomestayBusiness)
+        select(*BUSINESS_COLUMNS)
         .where(HomestayBusiness.row_state == RowState.ON_SALE, HomestayBusiness.del_state == 0)
         .order_by(HomestayBusiness.star.desc(), HomestayBusiness.id.desc())
         .limit(limit)
     )
-    async with db.session() as session:
-        return [BusinessRecord.of(row) for row in await session.scalars(query)]
+    return await _businesses(db, query)
 
 
-async def latest_comments_per_homestay(
-    db: Database, homestay_ids: Sequence[int], *, limit: int, before_id: int | None
-) -> dict[int, list[CommentRecord]]:
-    """Up to `limit` newest comments of each homestay, in one statement (a window function)."""
+def _latest_comments(*, paged: bool) -> Select[Any]:
+    """Up to :limit newest comments of each of :ids, older than :before_id when `paged`."""
     position = (
         func.row_number()
         .over(partition_by=HomestayComment.homestay_id, order_by=HomestayComment.id.desc())
         .label("position")
     )
     inner = select(HomestayComment.id, position).where(
-        HomestayComment.homestay_id.in_(homestay_ids), HomestayComment.del_state == 0
+        HomestayComment.homestay_id.in_(bindparam("ids", expanding=True)),
+        HomestayComment.del_state == 0,
     )
-    if before_id is not None:
-        inner = inner.where(HomestayComment.id < before_id)
+    if paged:
+        inner = inner.where(HomestayComment.id < bindparam("before_id", type_=Integer))
     ranked = inner.subquery()
-    query = (
-        select(HomestayComment)
+    return (
+        select(*COMMENT_COLUMNS)
         .join(ranked, ranked.c.id == HomestayComment.id)
-        .where(ranked.c.position <= limit)
+        .where(ranked.c.position <= bindparam("limit", type_=Integer))
         .order_by(HomestayComment.homestay_id, HomestayComment.id.desc())
     )
+
+
+_LATEST_COMMENTS: Final = _latest_comments(paged=False)
+_LATEST_COMMENTS_BEFORE: Final = _latest_comments(paged=True)
+
+
+async def latest_comments_per_homestay(
+    db: Database, homestay_ids: Sequence[int], *, limit: int, before_id: int | None
+) -> dict[int, list[CommentRecord]]:
+    """Up to `limit` newest comments of each homestay, in one statement (a window function)."""
+    params: dict[str, Any] = {"ids": list(homestay_ids), "limit": limit}
+    if before_id is None:
+        query = _LATEST_COMMENTS
+    else:
+        query, params["before_id"] = _LATEST_COMMENTS_BEFORE, before_id
     result: dict[int, list[CommentRecord]] = {hid: [] for hid in homestay_ids}
-    async with db.session() as session:
-        for row in await session.scalars(query):
-            result[row.homestay_id].append(CommentRecord.of(row))
+    async with db.read() as connection:
+        for row in await connection.execute(query, params):
+            result[row[1]].append(CommentRecord.from_row(row))
     return result
