@@ -215,6 +215,16 @@ async def get_order(db: Database, sn: str) -> HomestayOrder | None:
         return order
 
 
+async def orders_by_sn(db: Database, sns: Sequence[str]) -> list[HomestayOrder | None]:
+    """The orders with these serial numbers, in their order (DataLoader batch)."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(HomestayOrder).where(HomestayOrder.sn.in_(sns), HomestayOrder.del_state == 0)
+        )
+        found = {row.sn: row for row in rows}
+    return [found.get(sn) for sn in sns]
+
+
 async def get_own_order(db: Database, user_id: int, sn: str) -> HomestayOrder | None:
     """The order if it belongs to the user; another user's order is as good as missing."""
     order = await get_order(db, sn)

@@ -56,8 +56,12 @@ class Payment:
     @classmethod
     async def resolve_reference(cls, info: Info, sn: strawberry.ID) -> Payment | None:
         """Only the payer can see a payment, however it is reached."""
-        row = await service.get_payment(info.context.resources.db, str(sn))
+        row = await info.context.loaders.get(_payments_by_sn).load(str(sn))
         return await _visible(info, row)
+
+
+async def _payments_by_sn(resources: Resources, sns: Sequence[str]) -> list[ThirdPayment | None]:
+    return await service.payments_by_sn(resources.db, sns)
 
 
 async def _visible(info: Info, row: ThirdPayment | None) -> Payment | None:

@@ -77,6 +77,16 @@ async def get_payment(db: Database, sn: str) -> ThirdPayment | None:
         return payment
 
 
+async def payments_by_sn(db: Database, sns: Sequence[str]) -> list[ThirdPayment | None]:
+    """The payments with these serial numbers, in their order (DataLoader batch)."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(ThirdPayment).where(ThirdPayment.sn.in_(sns), ThirdPayment.del_state == 0)
+        )
+        found = {row.sn: row for row in rows}
+    return [found.get(sn) for sn in sns]
+
+
 async def latest_payments(db: Database, order_sns: Sequence[str]) -> list[ThirdPayment | None]:
     """The newest payment of each order, in the order of `order_sns` (DataLoader batch)."""
     async with db.session() as session:

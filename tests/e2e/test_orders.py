@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from common.db import Database
+from common.settings import Domain
 from subgraphs.orders.service import china_today
 from tests.support.graphql import GraphQLClient, Result
+from tests.support.metrics import statements
+from tests.support.stack import Stack
 from tests.support.travel import Catalog, make_catalog
 from tests.support.users import Account, register
 
@@ -111,6 +114,40 @@ async def test_another_user_can_neither_read_nor_cancel(
     ]
     anonymous = await router.execute(ORDER, {"sn": sn})
     assert anonymous.codes == ["UNAUTHENTICATED"]
+
+
+ENTITIES = """query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on HomestayOrder { sn tradeState } } }"""
+
+
+async def test_order_references_load_in_one_statement_and_only_for_the_owner(
+    stack: Stack, router: GraphQLClient, catalog: Catalog, guest: Account
+) -> None:
+    """How the router reaches orders from another subgraph: one batch, owner only."""
+    own = [
+        (await _book(router, guest, _stay(catalog.homestay_ids[1], 70 + 2 * n, 1))).ok()[
+            "createHomestayOrder"
+        ]["sn"]
+        for n in range(3)
+    ]
+    stranger = await register(router)
+    theirs = (await _book(router, stranger, _stay(catalog.homestay_ids[1], 80, 1))).ok()[
+        "createHomestayOrder"
+    ]["sn"]
+    orders = GraphQLClient(stack.subgraph_urls[Domain.ORDERS])
+
+    async def resolve(sns: list[str]) -> tuple[list[str | None], float]:
+        reps = [{"__typename": "HomestayOrder", "sn": sn} for sn in sns]
+        before = await statements(orders.url, "orders")
+        found = (await orders.execute(ENTITIES, {"reps": reps}, token=guest.access_token)).ok()
+        cost = await statements(orders.url, "orders") - before
+        return [e and e["sn"] for e in found["_entities"]], cost
+
+    one, cost_of_one = await resolve(own[:1])
+    many, cost_of_many = await resolve([*own, theirs, "HSO-none"])
+    assert one == own[:1]
+    assert many == [*own, None, None]
+    assert cost_of_many == cost_of_one
 
 
 @pytest.mark.parametrize(
