@@ -22,8 +22,13 @@ const urlOverrides = Object.fromEntries(
 // payload for WebSocket) is passed in the upstream `connection_init` payload, and
 // X-Forwarded-For as a header of the upgrade request. The gateway opens one upstream
 // socket per distinct (url, payload, headers): tokens (and clients) never share a socket.
-const upstreamWebSocket = {
+//
+// Identical queries in flight to a subgraph at the same time are sent once and share the
+// answer (Hive Gateway's default); ROUTER_DEDUPLICATE_INFLIGHT=false turns that off, so
+// a benchmark sees every request reach the subgraph.
+const upstreamHttp = {
   options: {
+    deduplicateInflightRequests: env.ROUTER_DEDUPLICATE_INFLIGHT !== 'false',
     subscriptions: {
       kind: 'ws',
       location: '/graphql',
@@ -175,7 +180,7 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   graphqlEndpoint: '/graphql',
   healthCheckEndpoint: '/healthcheck',
   readinessCheckEndpoint: '/readiness',
-  transportEntries: { '*.http': upstreamWebSocket, ...urlOverrides },
+  transportEntries: { '*.http': upstreamHttp, ...urlOverrides },
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
       // Over WebSocket (queries and mutations sent on the socket) the client's headers are
