@@ -51,7 +51,7 @@ TYPENAME_QUERY = "{ __typename }"
 
 TARGETS = {"a/b": 0.6, "b/d": 0.3, "e/a": 3.0}
 SCENARIOS = {
-    "a": "home page through the router (2 subgraphs, response cache off)",
+    "a": "home page through the router (2 subgraphs, response cache and deduplication off)",
     "b": "home page from the travel subgraph directly (landlord { id })",
     "c": "bare uvicorn ASGI app, constant body of (b)'s size (Python ceiling)",
     "d": "{ __typename } on the travel subgraph (framework ceiling)",
@@ -81,13 +81,18 @@ class Stack:
     def __init__(self, data_dir: Path) -> None:
         self.supervisor = Supervisor()
         redis_port = free_port()
+        # BENCH_DATABASE_URL (a MySQL/MariaDB server URL) measures on a real server, in
+        # fresh `looklook_bench_<domain>` databases; without it, embedded SQLite files.
+        server = os.environ.get("BENCH_DATABASE_URL")
+        urls = migrations.fresh_databases(server, "looklook_bench") if server else {}
+        self.database = "MariaDB/MySQL" if server else "SQLite"
         self.settings = Settings(
             data_dir=data_dir,
             redis_url=f"redis://127.0.0.1:{redis_port}/0",
             log_level="WARNING",
             host="127.0.0.1",
-            users_database_url="",
-            travel_database_url="",
+            users_database_url=urls.get(Domain.USERS, ""),
+            travel_database_url=urls.get(Domain.TRAVEL, ""),
         )
         self.env = {
             "ENV": "development",
@@ -96,7 +101,7 @@ class Stack:
             "BROKER_URL": "",
             "LOG_LEVEL": "WARNING",
             "OTEL_EXPORTER": "none",
-            **{f"{d.value.upper()}_DATABASE_URL": "" for d in Domain},
+            **{f"{d.value.upper()}_DATABASE_URL": urls.get(d, "") for d in Domain},
         }
         self.subgraphs: dict[Domain, str] = {}
 
@@ -123,7 +128,7 @@ class Stack:
             self.env[f"{domain.value.upper()}_INTERNAL_URL"] = self.subgraphs[domain]
         return source
 
-    def router(self, name: str, cache_ttl_ms: str) -> str:
+    def router(self, name: str, cache_ttl_ms: str, *, deduplicate: bool = True) -> str:
         port = free_port()
         env = {
             **self.env,
@@ -133,6 +138,7 @@ class Stack:
             "SUPERGRAPH_PATH": str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
             "LOG_LEVEL": "warn",
             "ROUTER_RESPONSE_CACHE_TTL_MS": cache_ttl_ms,
+            "ROUTER_DEDUPLICATE_INFLIGHT": "true" if deduplicate else "false",
         }
         process = self.supervisor.start(
             name, devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
@@ -292,8 +298,9 @@ def print_table(report: dict[str, Any]) -> None:
         )
         print(f"  ({name}) = {value:6.2f}   {verdict}")
     print(f"\n  {report['caveat']}")
-    print(f"  client: {report['client']}; results: {RESULTS_JSON.relative_to(PROJECT_ROOT)}, "
-          f"chart: {report['chart']}\n")  # fmt: skip
+    results = RESULTS_JSON.relative_to(PROJECT_ROOT)
+    print(f"  database: {report['database']}; client: {report['client']}; "
+          f"results: {results}, chart: {report['chart']}\n")  # fmt: skip
 
 
 def write_chart(report: dict[str, Any]) -> str:
@@ -328,7 +335,9 @@ def write_chart(report: dict[str, Any]) -> str:
 
 def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
     routers = {
-        "a": stack.router("router-nocache", "0"),
+        # Every request of (a) reaches the subgraphs: with the gateway's in-flight
+        # deduplication, 32 clients sending one query would cost travel a fraction of it.
+        "a": stack.router("router-nocache", "0", deduplicate=False),
         "e": stack.router("router-cache", CACHE_TTL_MS),
     }
     travel = stack.subgraphs[Domain.TRAVEL]
@@ -376,6 +385,7 @@ def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
         "home_response_bytes": body_bytes,
         "private_data_check": privacy,
         "client": results["a"]["client"],
+        "database": stack.database,
     }
 
 

@@ -22,7 +22,7 @@ from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
 from common.settings import PROJECT_ROOT, Domain, get_settings
@@ -77,6 +77,30 @@ def ensure_sqlite_directory(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def fresh_databases(server_url: str, prefix: str) -> dict[Domain, str]:
+    """An empty MySQL/MariaDB database `<prefix>_<domain>` per domain on `server_url`.
+
+    For the test suite and the benchmark: whatever such a database held is dropped.
+    """
+    base = make_url(server_url)
+    admin = create_engine(sync_url(base.set(database=None).render_as_string(False)))
+    urls = {}
+    try:
+        with admin.connect() as connection:
+            for domain in Domain:
+                name = f"{prefix}_{domain.value}"
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+                connection.execute(
+                    text(
+                        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
+                )
+                urls[domain] = base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.dispose()
+    return urls
 
 
 def upgrade(domain: Domain, url: str | None = None, revision: str = "head") -> None:

@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from common.devrunner import redis_server_binary
-from common.migrations import sync_url
+from common.migrations import fresh_databases
 from common.settings import Domain
 
 
@@ -36,19 +34,7 @@ def database_urls(tmp: Path) -> dict[Domain, str]:
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
         return {d: f"sqlite+aiosqlite:///{tmp / f'{d.value}.db'}" for d in Domain}
-    base = make_url(server)
-    admin = create_engine(sync_url(base.set(database=None).render_as_string(False)))
-    urls = {}
-    with admin.connect() as connection:
-        for domain in Domain:
-            name = f"looklook_test_{domain.value}"
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            connection.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
-            urls[domain] = base.set(database=name).render_as_string(hide_password=False)
-    admin.dispose()
-    return urls
+    return fresh_databases(server, "looklook_test")
 
 
 class RedisServer:
