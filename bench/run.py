@@ -51,7 +51,7 @@ TYPENAME_QUERY = "{ __typename }"
 
 TARGETS = {"a/b": 0.6, "b/d": 0.3, "e/a": 3.0}
 SCENARIOS = {
-    "a": "home page through the router (2 subgraphs, response cache and deduplication off)",
+    "a": "home page through the router (2 subgraphs, no cache, no dedup)",
     "b": "home page from the travel subgraph directly (landlord { id })",
     "c": "bare uvicorn ASGI app, constant body of (b)'s size (Python ceiling)",
     "d": "{ __typename } on the travel subgraph (framework ceiling)",
