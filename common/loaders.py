@@ -39,6 +39,27 @@ class LoaderRegistry:
             self._loaders[batch] = loader
         return loader
 
+    async def load_by_id(self, batch: BatchFn[int, V | None], id: str) -> V | None:
+        """The row behind a GraphQL ID, batched; None without a query for an ID no row can have.
+
+        Row ids are positive BIGINTs written in ASCII digits: anything else (`"abc"`,
+        `"²"`, a number past the column's range) is simply not found, rather than an
+        error from `int()` or the database driver.
+        """
+        row_id = parse_row_id(id)
+        return None if row_id is None else await self.get(batch).load(row_id)
+
+
+_MAX_ROW_ID = 2**63 - 1
+
+
+def parse_row_id(id: str) -> int | None:
+    """The integer a row id's GraphQL ID stands for, or None if it cannot be one."""
+    if not (id.isascii() and id.isdigit()) or len(id) > 19:
+        return None
+    row_id = int(id)
+    return row_id if 0 < row_id <= _MAX_ROW_ID else None
+
 
 def when_loaded(loading: Awaitable[V], convert: Callable[[V], R]) -> R | Awaitable[R]:
     """`convert` of a load's value: now if the loader already has it, else once it arrives.

@@ -363,7 +363,7 @@ class WeChatPayClient:
         # The SDK looks headers up by exact name: give it one spelling.
         lowered = {name.lower(): value for name, value in headers.items()}
         timestamp = lowered.get("wechatpay-timestamp", "")
-        if not timestamp.isdigit():
+        if not (timestamp.isascii() and timestamp.isdigit()):
             raise WeChatPayNotificationError("missing or malformed Wechatpay-Timestamp")
         skew = abs((time.time() if now is None else now) - int(timestamp))
         if skew > self._settings.wechat_pay_notify_tolerance_seconds:

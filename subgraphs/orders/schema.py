@@ -14,6 +14,7 @@ from strawberry.federation.types import FieldSet
 from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.errors import BadUserInput, Forbidden
+from common.loaders import parse_row_id
 from common.pagination import Connection, build_connection, decode_id_cursor, page_size
 from common.resources import Resources
 from common.schema import build_schema
@@ -174,7 +175,8 @@ class Mutation:
     async def create_homestay_order(
         self, info: Info, input: CreateHomestayOrderInput
     ) -> HomestayOrder:
-        if not str(input.homestay_id).isdigit():
+        homestay_id = parse_row_id(str(input.homestay_id))
+        if homestay_id is None:
             raise BadUserInput("Unknown homestay id.", field="homestayId")
         resources = info.context.resources
         row = await service.create_order(
@@ -182,7 +184,7 @@ class Mutation:
             resources.component(TravelClient),
             user_id=await info.context.viewer.require_user_id(),
             request=service.BookingRequest(
-                homestay_id=int(input.homestay_id),
+                homestay_id=homestay_id,
                 live_start_date=input.live_start_date,
                 live_end_date=input.live_end_date,
                 live_people_num=input.live_people_num,

@@ -29,10 +29,6 @@ from subgraphs.travel.models import RowType
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
 
-def _int_id(id: strawberry.ID) -> int | None:
-    return int(id) if str(id).isdigit() else None
-
-
 @strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
 class User:
     """A user of the users subgraph; the router resolves the rest of its fields."""
@@ -107,10 +103,7 @@ class HomestayBusiness:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        business_id = _int_id(id)
-        if business_id is None:
-            return None
-        record = await info.context.loaders.get(businesses_by_id).load(business_id)
+        record = await info.context.loaders.load_by_id(businesses_by_id, id)
         return cls.of(record) if record else None
 
 
@@ -173,10 +166,7 @@ class Homestay:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        homestay_id = _int_id(id)
-        if homestay_id is None:
-            return None
-        record = await info.context.loaders.get(homestays_by_id).load(homestay_id)
+        record = await info.context.loaders.load_by_id(homestays_by_id, id)
         return cls.of(record) if record else None
 
 

@@ -74,9 +74,7 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        if not id.isdigit():
-            return None
-        row = await info.context.loaders.get(users_by_id).load(int(id))
+        row = await info.context.loaders.load_by_id(users_by_id, id)
         return cls.from_row(row) if row else None
 
 

@@ -178,6 +178,12 @@ async def test_unknown_and_off_sale_homestays(
     assert off_sale.codes == ["HOMESTAY_UNAVAILABLE"]
     anonymous = await router.execute(CREATE, _stay(catalog.homestay_ids[0], 5, 1))
     assert anonymous.codes == ["UNAUTHENTICATED"]
+    for malformed in ("²", "9" * 30, "abc"):
+        stay = _stay(0, 5, 1)
+        stay["input"]["homestayId"] = malformed
+        refused = await _book(router, guest, stay)
+        assert refused.codes == ["BAD_USER_INPUT"], malformed
+        assert refused.errors[0]["extensions"]["field"] == "homestayId"
 
 
 async def test_twenty_concurrent_bookings_have_one_winner(

@@ -114,9 +114,11 @@ async def test_homestay_detail_with_paginated_comments(
     assert second["pageInfo"]["hasNextPage"] is False
 
 
-async def test_unknown_ids_are_null(router: GraphQLClient) -> None:
+@pytest.mark.parametrize("unknown", ["987654321", "nope", "²", "0", "-3", "9" * 30])
+async def test_unknown_ids_are_null(router: GraphQLClient, unknown: str) -> None:
     result = await router.execute(
-        """{ homestay(id: "987654321") { id } homestayBusiness(id: "nope") { id } }"""
+        "query($id: ID!) { homestay(id: $id) { id } homestayBusiness(id: $id) { id } }",
+        {"id": unknown},
     )
     assert result.ok() == {"homestay": None, "homestayBusiness": None}
 

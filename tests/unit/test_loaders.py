@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from common.loaders import item_fields, when_loaded
+from common.loaders import item_fields, parse_row_id, when_loaded
 
 
 async def test_a_finished_load_converts_now() -> None:
@@ -102,3 +102,12 @@ async def test_item_fields_leave_out_skipped_fields() -> None:
         count @include(if: $no) pages @include(if: true) { title }
         ... @skip(if: true) { title } } }"""
     assert await _item_fields(query, {"yes": True, "no": False}) == [("pages", {})]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", 1), ("42", 42), (str(2**63 - 1), 2**63 - 1), ("0", None), ("-1", None),
+     ("", None), ("abc", None), ("²", None), ("１２", None), (str(2**63), None), ("9" * 30, None)],
+)  # fmt: skip
+def test_parse_row_id(text: str, expected: int | None) -> None:
+    assert parse_row_id(text) == expected
