@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from common.logs import configure_logging
 from common.settings import get_settings
-from common.telemetry import setup_tracing
+from common.telemetry import instrument_redis, setup_tracing
 from workers import notifications, orders, payments
 from workers.broker import configure_broker
 
@@ -18,6 +18,7 @@ SERVICE = "worker"
 settings = get_settings()
 configure_logging(SERVICE, settings)
 setup_tracing(SERVICE, settings)
+instrument_redis()
 broker = configure_broker(settings)
 
 __all__ = ["broker", "notifications", "orders", "payments"]

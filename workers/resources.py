@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from common.db import Database
 from common.redis import create_redis
 from common.settings import Domain, get_settings
+from common.telemetry import instrument_engine
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -31,7 +32,9 @@ _messenger: SubscribeMessenger | None = None
 
 def database(domain: Domain) -> Database:
     if domain not in _databases:
-        _databases[domain] = Database(get_settings().database_url(domain), pool_size=POOL_SIZE)
+        db = Database(get_settings().database_url(domain), pool_size=POOL_SIZE)
+        instrument_engine(db.engine)  # a span per statement, as in the subgraphs
+        _databases[domain] = db
     return _databases[domain]
 
 

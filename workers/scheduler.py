@@ -30,7 +30,7 @@ from common.logs import configure_logging
 from common.outbox import relay
 from common.redis import create_redis
 from common.settings import Domain, Settings
-from common.telemetry import setup_tracing, shutdown_tracing
+from common.telemetry import instrument_redis, setup_tracing, shutdown_tracing
 from subgraphs.orders.models import OutboxMessage as OrdersOutbox
 from subgraphs.orders.service import close_overdue_orders, finish_stays
 from subgraphs.payments.models import OutboxMessage as PaymentsOutbox
@@ -196,6 +196,7 @@ def run_scheduler(settings: Settings) -> int:
     # APScheduler logs every run at INFO: one line a second for the relay alone.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
     setup_tracing(SERVICE, settings)
+    instrument_redis()
 
     async def main() -> None:
         stop = asyncio.Event()

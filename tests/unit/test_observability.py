@@ -34,7 +34,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from common.logs import configure_logging
 from common.metrics import MAX_OPERATION_NAME, graphql_metrics_extension, metrics_endpoint
-from common.settings import Settings
+from common.settings import Domain, Settings
 from common.telemetry import (
     current_trace_id,
     instrument_asgi,
@@ -44,6 +44,7 @@ from common.telemetry import (
     setup_tracing,
 )
 from tests.support.backends import RedisServer
+from workers import resources as worker_resources
 
 SERVICE = "observability-test"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -317,6 +318,27 @@ async def test_sqlalchemy_statements_become_spans(spans: InMemorySpanExporter) -
     assert all(
         span.attributes and span.attributes["db.statement"] == "SELECT 1" for span in selects
     )
+
+
+async def test_worker_statements_become_spans(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's database, made on first use, is traced like a subgraph's."""
+    settings = Settings(orders_database_url="sqlite+aiosqlite://", otel_exporter="none")
+    monkeypatch.setattr(worker_resources, "get_settings", lambda: settings)
+    monkeypatch.setattr(worker_resources, "_databases", {})
+    db = worker_resources.database(Domain.ORDERS)
+    try:
+        async with db.read() as connection:
+            await connection.execute(text("SELECT 2"))
+    finally:
+        await db.dispose()
+    statements = [
+        span.attributes.get("db.statement")
+        for span in spans.get_finished_spans()
+        if span.attributes and span.name == "SELECT"
+    ]
+    assert statements == ["SELECT 2"]
 
 
 @pytest.fixture(scope="module")
