@@ -23,6 +23,7 @@ from common.events import (
     send,
 )
 from common.ids import SnPrefix, make_check_in_code, make_sn
+from common.lookups import live_row, live_rows
 from common.models import utcnow
 from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage, TradeState
 from subgraphs.orders.pricing import compute_prices
@@ -208,21 +209,12 @@ def _cancellation(sn: str) -> Callable[[AsyncSession], None]:
 
 
 async def get_order(db: Database, sn: str) -> HomestayOrder | None:
-    async with db.session() as session:
-        order: HomestayOrder | None = await session.scalar(
-            select(HomestayOrder).where(HomestayOrder.sn == sn, HomestayOrder.del_state == 0)
-        )
-        return order
+    return await live_row(db, HomestayOrder, HomestayOrder.sn, sn)
 
 
 async def orders_by_sn(db: Database, sns: Sequence[str]) -> list[HomestayOrder | None]:
     """The orders with these serial numbers, in their order (DataLoader batch)."""
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(HomestayOrder).where(HomestayOrder.sn.in_(sns), HomestayOrder.del_state == 0)
-        )
-        found = {row.sn: row for row in rows}
-    return [found.get(sn) for sn in sns]
+    return await live_rows(db, HomestayOrder, HomestayOrder.sn, sns)
 
 
 async def get_own_order(db: Database, user_id: int, sn: str) -> HomestayOrder | None:

@@ -22,6 +22,7 @@ from common.db import Database
 from common.errors import DomainError, ErrorCode, NotFound, ServiceUnavailable
 from common.events import PaymentStatusChanged, broadcast_payment_status
 from common.ids import SnPrefix, make_sn
+from common.lookups import live_row, live_rows
 from common.models import utcnow
 from common.settings import Settings
 from common.wechat.pay import (
@@ -70,21 +71,12 @@ class PaymentStart:
 
 
 async def get_payment(db: Database, sn: str) -> ThirdPayment | None:
-    async with db.session() as session:
-        payment: ThirdPayment | None = await session.scalar(
-            select(ThirdPayment).where(ThirdPayment.sn == sn, ThirdPayment.del_state == 0)
-        )
-        return payment
+    return await live_row(db, ThirdPayment, ThirdPayment.sn, sn)
 
 
 async def payments_by_sn(db: Database, sns: Sequence[str]) -> list[ThirdPayment | None]:
     """The payments with these serial numbers, in their order (DataLoader batch)."""
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(ThirdPayment).where(ThirdPayment.sn.in_(sns), ThirdPayment.del_state == 0)
-        )
-        found = {row.sn: row for row in rows}
-    return [found.get(sn) for sn in sns]
+    return await live_rows(db, ThirdPayment, ThirdPayment.sn, sns)
 
 
 async def latest_payments(db: Database, order_sns: Sequence[str]) -> list[ThirdPayment | None]:

@@ -22,6 +22,7 @@ from common.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from common.lookups import live_rows
 from common.settings import Settings
 from common.wechat.miniprogram import (
     MiniProgramClient,
@@ -229,10 +230,7 @@ async def wx_mini_openid(db: Database, user_id: int) -> str | None:
 
 async def users_by_ids(db: Database, ids: Sequence[int]) -> list[User | None]:
     """Batch lookup for DataLoaders: one query, results in the order of `ids`."""
-    async with db.session() as session:
-        rows = await session.scalars(select(User).where(User.id.in_(ids), User.del_state == 0))
-        found = {user.id: user for user in rows}
-    return [found.get(user_id) for user_id in ids]
+    return await live_rows(db, User, User.id, ids)
 
 
 async def update_profile(db: Database, user_id: int, changes: ProfileChanges) -> User:
