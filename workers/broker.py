@@ -10,9 +10,12 @@ the outbox relay is what notices the outage.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import ParamSpec
 
 import dramatiq
+from dramatiq import Actor
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
@@ -26,7 +29,10 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from common.events import ActorRoute
 from common.settings import Settings, get_settings
+
+P = ParamSpec("P")
 
 # Retries: 1 s, 2 s, 4 s … capped at 60 s; after the last one the message is dead-lettered.
 MAX_RETRIES = 5
@@ -97,3 +103,13 @@ def configure_broker(settings: Settings | None = None) -> dramatiq.Broker:
         _broker = create_broker(broker_url(settings))
         dramatiq.set_broker(_broker)
     return _broker
+
+
+def route_actor(route: ActorRoute) -> Callable[[Callable[P, Awaitable[None]]], Actor[P, None]]:
+    """Declare the actor consuming `route`: its name and queue, on the process's broker.
+
+    Producers only know the route (common/events), so the names must be the same here.
+    """
+    return dramatiq.actor(
+        actor_name=route.actor_name, queue_name=route.queue_name, broker=configure_broker()
+    )

@@ -11,12 +11,11 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import dramatiq
 from opentelemetry import trace
 
 from common.events import NOTIFY_PAYMENT_SUCCESS, PaymentStatusChanged
 from common.settings import get_settings
-from workers.broker import configure_broker
+from workers.broker import route_actor
 from workers.resources import messenger, redis
 
 logger = logging.getLogger(__name__)
@@ -66,11 +65,7 @@ async def notify(payload: dict[str, Any]) -> bool:
     return True
 
 
-@dramatiq.actor(
-    actor_name=NOTIFY_PAYMENT_SUCCESS.actor_name,
-    queue_name=NOTIFY_PAYMENT_SUCCESS.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(NOTIFY_PAYMENT_SUCCESS)
 async def notify_payment_success(payload: dict[str, Any]) -> None:
     """Broadcast `PaymentStatusChanged`: a successful payment is announced to its payer."""
     await notify(payload)

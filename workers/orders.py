@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import dramatiq
 from opentelemetry import trace
 
 from common.events import CLOSE_UNPAID_ORDER, MARK_ORDER_PAID, PaymentStatusChanged
 from common.settings import Domain
 from subgraphs.orders.service import PaymentOutcome, apply_payment_status, close_if_unpaid
-from workers.broker import configure_broker
+from workers.broker import route_actor
 from workers.resources import database
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,7 @@ async def close_unpaid(sn: str) -> bool:
     return closed
 
 
-@dramatiq.actor(
-    actor_name=CLOSE_UNPAID_ORDER.actor_name,
-    queue_name=CLOSE_UNPAID_ORDER.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(CLOSE_UNPAID_ORDER)
 async def close_unpaid_order(sn: str) -> None:
     """Sent by `create_order` through the outbox, due ORDER_PAY_TIMEOUT seconds later."""
     await close_unpaid(sn)
@@ -57,11 +52,7 @@ async def apply_payment(payload: dict[str, Any]) -> PaymentOutcome:
     return outcome
 
 
-@dramatiq.actor(
-    actor_name=MARK_ORDER_PAID.actor_name,
-    queue_name=MARK_ORDER_PAID.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(MARK_ORDER_PAID)
 async def mark_order_paid(payload: dict[str, Any]) -> None:
     """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE."""
     await apply_payment(payload)

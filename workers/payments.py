@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import dramatiq
 from opentelemetry import trace
 
 from common.events import (
@@ -22,18 +21,14 @@ from common.events import (
 from common.settings import Domain, get_settings
 from subgraphs.payments import live
 from subgraphs.payments.service import close_for_cancelled_order, refund_payment
-from workers.broker import configure_broker
+from workers.broker import route_actor
 from workers.resources import database, redis, wechat_pay
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
-@dramatiq.actor(
-    actor_name=ORDER_CANCELLED.actor_name,
-    queue_name=ORDER_CANCELLED.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(ORDER_CANCELLED)
 async def close_payment_of_cancelled_order(order_sn: str) -> None:
     """Sent by orders when an order is cancelled or auto-closed."""
     with tracer.start_as_current_span(
@@ -45,11 +40,7 @@ async def close_payment_of_cancelled_order(order_sn: str) -> None:
     )
 
 
-@dramatiq.actor(
-    actor_name=REFUND_PAYMENT.actor_name,
-    queue_name=REFUND_PAYMENT.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(REFUND_PAYMENT)
 async def refund(payment_sn: str) -> None:
     """Sent by orders when money arrived for an order that cannot take it."""
     with tracer.start_as_current_span(
@@ -61,11 +52,7 @@ async def refund(payment_sn: str) -> None:
     logger.info("refund of payment %s: %s", payment_sn, "requested" if started else "nothing to do")
 
 
-@dramatiq.actor(
-    actor_name=PUBLISH_PAYMENT_STATUS.actor_name,
-    queue_name=PUBLISH_PAYMENT_STATUS.queue_name,
-    broker=configure_broker(),
-)
+@route_actor(PUBLISH_PAYMENT_STATUS)
 async def publish_payment_status(payload: dict[str, Any]) -> None:
     """Broadcast `PaymentStatusChanged`: wake the order's live subscriptions."""
     event = PaymentStatusChanged.from_payload(payload)
