@@ -42,7 +42,8 @@ def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `looklook` command line (deployment manifests are checked against it too)."""
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole system on embedded defaults")
@@ -71,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--threads", type=int, default=4)
     worker.add_argument("--dead-letters", action="store_true", help="list them and exit")
     commands.add_parser("scheduler", help="run the periodic jobs and the outbox relay")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
 
