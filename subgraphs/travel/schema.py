@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
 from common.context import Info
-from common.errors import BadUserInput
-from common.loaders import item_fields, when_loaded
 from common.pagination import (
     Connection,
     build_connection,
@@ -66,48 +62,6 @@ class HomestayComment:
 
 
 @strawberry.federation.type(keys=["id"])
-class HomestayBusiness:
-    id: strawberry.ID
-    title: str
-    info: str | None
-    cover: str | None
-    star: float | None
-    tags: list[str]
-    boss: User
-
-    @classmethod
-    def of(cls, record: BusinessRecord) -> Self:
-        return cls(
-            id=strawberry.ID(str(record.id)),
-            title=record.title,
-            info=record.info or None,
-            cover=record.cover or None,
-            star=record.star,
-            tags=[tag for tag in record.tags.split(",") if tag],
-            boss=User.ref(record.boss_id),
-        )
-
-    @strawberry.field(description="The landlord's homestays on sale, newest first.")
-    async def homestays(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Homestay]:
-        size = page_size(first)
-        rows = await service.business_homestays(
-            info.context.resources.db,
-            int(self.id),
-            limit=size + 1,
-            before_id=decode_id_cursor(after),
-        )
-        await _prefetch(info, rows[:size], "edges", "node")
-        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        record = await info.context.loaders.load_by_id(businesses_by_id, id)
-        return cls.of(record) if record else None
-
-
-@strawberry.federation.type(keys=["id"])
 class Homestay:
     id: strawberry.ID
     title: str
@@ -143,26 +97,21 @@ class Homestay:
             _business_id=record.business_id,
         )
 
-    # `business` and `comments` are plain functions on purpose: when the list resolver
-    # above has prefetched their loads (`_prefetch`), they return values, not awaitables.
-    @strawberry.field(graphql_type=HomestayBusiness)
-    def business(self, info: Info) -> HomestayBusiness | Awaitable[HomestayBusiness]:
-        loading = info.context.loaders.get(businesses_by_id).load(self._business_id)
-        return when_loaded(loading, self._business)
-
-    def _business(self, record: BusinessRecord | None) -> HomestayBusiness:
+    @strawberry.field
+    async def business(self, info: Info) -> HomestayBusiness:
+        record = await info.context.loaders.get(businesses_by_id).load(self._business_id)
         if record is None:
             raise LookupError(f"homestay {self.id} points to missing business {self._business_id}")
         return HomestayBusiness.of(record)
 
-    @strawberry.field(description="Newest first.", graphql_type=Connection[HomestayComment])
-    def comments(
+    @strawberry.field(description="Newest first.")
+    async def comments(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[HomestayComment] | Awaitable[Connection[HomestayComment]]:
+    ) -> Connection[HomestayComment]:
         size = page_size(first)
         page = CommentPage(int(self.id), size + 1, decode_id_cursor(after))
-        loading = info.context.loaders.get(comment_pages).load(page)
-        return when_loaded(loading, lambda rows: _comment_connection(rows, size))
+        rows = await info.context.loaders.get(comment_pages).load(page)
+        return build_connection(rows, size, lambda r: (r.id,), HomestayComment.of)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
@@ -170,44 +119,45 @@ class Homestay:
         return cls.of(record) if record else None
 
 
-def _comment_connection(rows: Sequence[CommentRecord], size: int) -> Connection[HomestayComment]:
-    return build_connection(rows, size, lambda r: (r.id,), HomestayComment.of)
+@strawberry.federation.type(keys=["id"])
+class HomestayBusiness:
+    id: strawberry.ID
+    title: str
+    info: str | None
+    cover: str | None
+    star: float | None
+    tags: list[str]
+    boss: User
 
+    @classmethod
+    def of(cls, record: BusinessRecord) -> Self:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            title=record.title,
+            info=record.info or None,
+            cover=record.cover or None,
+            star=record.star,
+            tags=[tag for tag in record.tags.split(",") if tag],
+            boss=User.ref(record.boss_id),
+        )
 
-def _comment_page(arguments: dict[str, Any]) -> tuple[int, int | None] | None:
-    """(limit, before_id) of the page a `comments` selection asks for; None if invalid."""
-    first, after = arguments.get("first"), arguments.get("after")
-    if not (after is None or isinstance(after, str)):
-        return None
-    try:
-        size = page_size(int(first) if first is not None else None)
-        before_id = decode_id_cursor(after)
-    except (BadUserInput, ValueError, TypeError):
-        return None  # the field itself reports it
-    return size + 1, before_id
+    @strawberry.field(description="The landlord's homestays on sale, newest first.")
+    async def homestays(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Homestay]:
+        size = page_size(first)
+        rows = await service.business_homestays(
+            info.context.resources.db,
+            int(self.id),
+            limit=size + 1,
+            before_id=decode_id_cursor(after),
+        )
+        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
 
-
-async def _prefetch(info: Info, homestays: Sequence[HomestayRecord], *path: str) -> None:
-    """Load, in one go, the businesses and comment pages the query asks of these homestays.
-
-    The loads batch exactly as the fields' own would (one statement per loader), but
-    they finish before the list is completed, so each homestay's `business` and
-    `comments` resolve synchronously: a 20-item page then costs no coroutine, future
-    or task per field. Failures stay in the loaders, for the fields to report as before.
-    """
-    if not homestays:
-        return
-    loaders = info.context.loaders
-    loads: list[Awaitable[object]] = []
-    for field in item_fields(info, *path):
-        if field.name == "business":
-            ids = [h.business_id for h in homestays]
-            loads.append(loaders.get(businesses_by_id).load_many(ids))
-        elif field.name == "comments" and (page := _comment_page(field.arguments)) is not None:
-            pages = [CommentPage(h.id, *page) for h in homestays]
-            loads.append(loaders.get(comment_pages).load_many(pages))
-    if loads:
-        await asyncio.gather(*loads, return_exceptions=True)
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        record = await info.context.loaders.load_by_id(businesses_by_id, id)
+        return cls.of(record) if record else None
 
 
 def _preferred_cursor(after: str | None) -> tuple[int, int] | None:
@@ -229,13 +179,11 @@ class Query:
         rows = await service.preferred_homestays(
             info.context.resources.db, limit=size + 1, after=_preferred_cursor(after)
         )
-        await _prefetch(info, [r.record for r in rows[:size]], "edges", "node")
         return build_connection(rows, size, lambda r: r.key, lambda r: Homestay.of(r.record))
 
     @strawberry.field(description="猜你喜欢: homestays the guest may like.")
     async def guess_homestays(self, info: Info, first: int | None = None) -> list[Homestay]:
         rows = await service.latest_homestays(info.context.resources.db, limit=page_size(first))
-        await _prefetch(info, rows)
         return [Homestay.of(row) for row in rows]
 
     @strawberry.field
@@ -270,7 +218,6 @@ class Query:
             limit=size + 1,
             before_id=decode_id_cursor(after),
         )
-        await _prefetch(info, rows[:size], "edges", "node")
         return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
 
 
