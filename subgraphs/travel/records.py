@@ -38,11 +38,23 @@ class HomestayRecord:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> HomestayRecord:
-        """From a row starting with `HOMESTAY_COLUMNS` (any further columns are ignored)."""
+        """From a row selecting `HOMESTAY_COLUMNS` (any further columns are ignored)."""
         return cls(
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-            row[8] == _ON_SALE, row[9], row[10], row[11], row[12], row[13],
-        )  # fmt: skip
+            id=row.id,
+            title=row.title,
+            sub_title=row.sub_title,
+            banner=row.banner,
+            info=row.info,
+            people_num=row.people_num,
+            business_id=row.homestay_business_id,
+            landlord_id=row.user_id,
+            on_sale=row.row_state == _ON_SALE,
+            row_type=row.row_type,
+            food_info=row.food_info,
+            food_price=row.food_price,
+            homestay_price=row.homestay_price,
+            market_homestay_price=row.market_homestay_price,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +70,17 @@ class BusinessRecord:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> BusinessRecord:
-        """From a row starting with `BUSINESS_COLUMNS`."""
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] == _ON_SALE)
+        """From a row selecting `BUSINESS_COLUMNS`."""
+        return cls(
+            id=row.id,
+            title=row.title,
+            info=row.info,
+            cover=row.cover,
+            star=row.star,
+            tags=row.tags,
+            boss_id=row.user_id,
+            on_sale=row.row_state == _ON_SALE,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +94,18 @@ class CommentRecord:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> CommentRecord:
-        """From a row starting with `COMMENT_COLUMNS`."""
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5])
+        """From a row selecting `COMMENT_COLUMNS`."""
+        return cls(
+            id=row.id,
+            homestay_id=row.homestay_id,
+            user_id=row.user_id,
+            content=row.content,
+            star=row.star,
+            created_at=row.create_time,
+        )
 
 
-# What each `from_row` reads, in its order.
+# The columns each `from_row` reads, by name.
 HOMESTAY_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.Homestay.id,
     models.Homestay.title,

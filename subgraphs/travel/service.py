@@ -67,7 +67,7 @@ async def homestays_by_ids(db: Database, ids: Sequence[int]) -> dict[int, Homest
     """Every homestay with these ids, on sale or not (a past order may point to any)."""
     async with db.read() as connection:
         rows = await connection.execute(_HOMESTAYS_BY_IDS, {"ids": list(ids)})
-        return {row[0]: HomestayRecord.from_row(row) for row in rows}
+        return {row.id: HomestayRecord.from_row(row) for row in rows}
 
 
 _BUSINESSES_BY_IDS: Final = select(*BUSINESS_COLUMNS).where(
@@ -78,11 +78,15 @@ _BUSINESSES_BY_IDS: Final = select(*BUSINESS_COLUMNS).where(
 async def businesses_by_ids(db: Database, ids: Sequence[int]) -> dict[int, BusinessRecord]:
     async with db.read() as connection:
         rows = await connection.execute(_BUSINESSES_BY_IDS, {"ids": list(ids)})
-        return {row[0]: BusinessRecord.from_row(row) for row in rows}
+        return {row.id: BusinessRecord.from_row(row) for row in rows}
 
 
 _PREFERRED: Final = (
-    select(*HOMESTAY_COLUMNS, HomestayActivity.sort, HomestayActivity.id)
+    select(
+        *HOMESTAY_COLUMNS,
+        HomestayActivity.sort.label("activity_sort"),
+        HomestayActivity.id.label("activity_id"),
+    )
     .join(HomestayActivity, HomestayActivity.data_id == Homestay.id)
     .where(
         HomestayActivity.row_type == ActivityType.PREFERRED_HOMESTAY.value,
@@ -103,8 +107,6 @@ _PREFERRED_AFTER: Final = _PREFERRED.where(
         ),
     )
 )
-# Where the activity's (sort, id) follow the homestay's columns in a _PREFERRED row.
-_SORT_AT: Final = len(HOMESTAY_COLUMNS)
 
 
 async def preferred_homestays(
@@ -121,7 +123,8 @@ async def preferred_homestays(
     async with db.read() as connection:
         rows = await connection.execute(query, params)
         return [
-            Ranked(HomestayRecord.from_row(row), (row[_SORT_AT], row[_SORT_AT + 1])) for row in rows
+            Ranked(HomestayRecord.from_row(row), (row.activity_sort, row.activity_id))
+            for row in rows
         ]
 
 
@@ -230,5 +233,5 @@ async def latest_comments_per_homestay(
     result: dict[int, list[CommentRecord]] = {hid: [] for hid in homestay_ids}
     async with db.read() as connection:
         for row in await connection.execute(query, params):
-            result[row[1]].append(CommentRecord.from_row(row))
+            result[row.homestay_id].append(CommentRecord.from_row(row))
     return result
