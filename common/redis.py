@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-# Connections one client may open, and how long a command waits for a free one.
-DEFAULT_MAX_CONNECTIONS = 64
+from common.settings import DEFAULT_REDIS_MAX_CONNECTIONS, Settings
+
+# How long a command waits for a free connection once all are in use.
 DEFAULT_POOL_TIMEOUT_SECONDS = 2.0
 
 
 def create_redis(
     url: str,
     *,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS,
     pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
 ) -> Redis:
     """A pooled client with timeouts, so a dead Redis fails a request fast instead of hanging it.
@@ -32,3 +33,9 @@ def create_redis(
         retry_on_timeout=False,
     )
     return Redis.from_pool(pool)
+
+
+def process_redis(settings: Settings) -> Redis:
+    """The process's client for commands (tokens, caches, locks, publishing), sized by
+    `REDIS_MAX_CONNECTIONS`."""
+    return create_redis(settings.redis_url, max_connections=settings.redis_max_connections)

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from common.auth.tokens import TokenService
 from common.db import Database
-from common.redis import create_redis
+from common.redis import process_redis
 from common.settings import Domain, Settings
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ class Resources:
     def open(
         cls, domain: Domain, settings: Settings, components: ComponentFactory | None
     ) -> Resources:
-        redis = create_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+        redis = process_redis(settings)
         resources = cls(
             settings=settings,
             db=Database(

@@ -31,6 +31,10 @@ class Domain(StrEnum):
     PAYMENTS = "payments"
 
 
+# Redis connections per client for commands (a burst beyond it waits for a free one).
+DEFAULT_REDIS_MAX_CONNECTIONS = 64
+
+
 class Settings(BaseSettings):
     """All tunables of every process; field names are the environment variables."""
 
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     # bundled server on this address unless REDIS_URL is set in the environment.
     redis_url: str = "redis://127.0.0.1:6380/0"
     # Connections per process for commands; a burst beyond it waits for a free one.
-    redis_max_connections: int = Field(default=64, gt=0)
+    redis_max_connections: int = Field(default=DEFAULT_REDIS_MAX_CONNECTIONS, gt=0)
     # Payment-status subscriptions one payments process serves at once (one connection each).
     max_live_subscriptions: int = Field(default=1000, gt=0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from common.db import Database
-from common.redis import create_redis
+from common.redis import process_redis
 from common.settings import Domain, get_settings
 from common.telemetry import instrument_engine
 
@@ -41,7 +41,7 @@ def database(domain: Domain) -> Database:
 def redis() -> Redis:
     global _redis
     if _redis is None:
-        _redis = create_redis(get_settings().redis_url)
+        _redis = process_redis(get_settings())
     return _redis
 
 

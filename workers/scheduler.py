@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from common.db import Database
 from common.logs import configure_logging
 from common.outbox import relay
-from common.redis import create_redis
+from common.redis import process_redis
 from common.settings import Domain, Settings
 from common.telemetry import instrument_redis, setup_tracing, shutdown_tracing
 from subgraphs.orders.models import OutboxMessage as OrdersOutbox
@@ -160,7 +160,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the jobs until `stop` is set, then let running jobs finish."""
     orders_db = Database(settings.database_url(Domain.ORDERS), pool_size=2)
     payments_db = Database(settings.database_url(Domain.PAYMENTS), pool_size=2)
-    redis = create_redis(settings.redis_url)
+    redis = process_redis(settings)
     runner = JobRunner(redis)
     scheduler = AsyncIOScheduler(timezone=UTC)
     broker = configure_broker(settings)
