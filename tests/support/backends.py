@@ -1,7 +1,8 @@
 """Point the suite at real servers (TEST_DATABASE_URL / TEST_REDIS_URL) or at embedded ones.
 
 TEST_DATABASE_URL is a server URL such as `mysql+aiomysql://root@127.0.0.1:3306`;
-each domain gets a fresh database `looklook_test_<domain>` there. Without it,
+each domain gets a fresh database `<TEST_DATABASE_PREFIX>_<domain>` there (prefix
+`looklook_test` unless set, so two checkouts can test on one server). Without it,
 each domain gets a SQLite file in a temporary directory. TEST_REDIS_URL names a
 Redis database the suite may flush; without it the bundled redis-server is
 started on a free port.
@@ -34,7 +35,7 @@ def database_urls(tmp: Path) -> dict[Domain, str]:
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
         return {d: f"sqlite+aiosqlite:///{tmp / f'{d.value}.db'}" for d in Domain}
-    return fresh_databases(server, "looklook_test")
+    return fresh_databases(server, os.environ.get("TEST_DATABASE_PREFIX", "looklook_test"))
 
 
 class RedisServer:
