@@ -11,7 +11,7 @@ from alembic.util import CommandError
 
 from common import migrations
 from common.settings import PROJECT_ROOT, Domain, get_settings
-from common.subgraphs import app_path, available_domains, schema_path
+from common.subgraphs import available_domains, schema_path
 
 SCHEMA_DIR = PROJECT_ROOT / "schema"
 
@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=4)
     worker.add_argument("--dead-letters", action="store_true", help="list them and exit")
     commands.add_parser("scheduler", help="run the periodic jobs and the outbox relay")
+    certs = commands.add_parser(
+        "certs",
+        help="make the development CA and every process's TLS certificate under DATA_DIR/certs",
+    )
+    certs.add_argument(
+        "--renew", action="store_true", help="reissue every process's certificate now"
+    )
     return parser
 
 
@@ -107,17 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote schema/{domain.value}.graphql")
         return 0
     if args.command == "serve":
-        import uvicorn
+        from common.serving import serve
 
-        domain = Domain(args.domain)
-        uvicorn.run(
-            app_path(domain),
-            host=settings.host,
-            port=settings.port(domain),
-            workers=args.workers,
-            access_log=False,
-            log_config=None,
-        )
+        return serve(Domain(args.domain), settings, workers=args.workers)
+    if args.command == "certs":
+        from common.certs import ensure_certificates
+
+        for outcome in ensure_certificates(settings.certs_dir, renew=args.renew):
+            print(f"{outcome.name:<9} {outcome.action:<8} valid until {outcome.not_after:%Y-%m-%d}")
+        print(f"in {settings.certs_dir}")
         return 0
     if args.command == "worker":
         from workers.run import print_dead_letters, run_worker

@@ -83,13 +83,43 @@ def router_command() -> list[str]:
     return [gateway, "supergraph"]
 
 
-def router_env(settings: Settings) -> dict[str, str]:
-    return {
+def router_env(settings: Settings, domains: Sequence[Domain] = ()) -> dict[str, str]:
+    """The router's settings; with TLS on, https:// subgraph URLs and its certificate."""
+    env = {
         "ROUTER_HOST": settings.host,
         "ROUTER_PORT": str(settings.router_port),
         "ENV": settings.env,
         "LOG_LEVEL": _GATEWAY_LOG_LEVELS.get(settings.log_level.upper(), "info"),
     }
+    if settings.tls_enabled:
+        files = settings.tls_files("router")
+        env |= {
+            "TLS_ENABLED": "true",
+            "TLS_CA_FILE": str(files.ca),
+            "TLS_CERT_FILE": str(files.cert),
+            "TLS_KEY_FILE": str(files.key),
+        }
+        for domain in domains:
+            url = f"https://{settings.host}:{settings.port(domain)}/graphql"
+            env.setdefault(f"SUBGRAPH_{domain.value.upper()}_URL", url)
+    return env
+
+
+def use_tls_in_dev(settings: Settings, domains: Sequence[Domain]) -> None:
+    """`TLS_ENABLED=true make dev`: make missing certificates, point every process at https://.
+
+    Set in this process's environment, so every child inherits it; explicit settings win.
+    WeChat Pay (the sandbox) calls back on the payments plain port.
+    """
+    from common.certs import ensure_certificates
+
+    if not (settings.tls_ca_file or settings.tls_cert_file or settings.tls_key_file):
+        ensure_certificates(settings.certs_dir)
+    for domain in domains:
+        url = f"https://{settings.host}:{settings.port(domain)}/graphql"
+        os.environ.setdefault(f"{domain.value.upper()}_INTERNAL_URL", url)
+    notify = f"http://{settings.host}:{settings.plain_port(Domain.PAYMENTS)}/wechatpay/notify"
+    os.environ.setdefault("WECHAT_PAY_NOTIFY_URL", notify)
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -170,18 +200,26 @@ def run_dev(settings: Settings) -> int:
             migrations.upgrade(domain)
         if {Domain.USERS, Domain.TRAVEL} <= set(domains):
             seed_empty_catalog(settings)
+        if settings.tls_enabled:
+            use_tls_in_dev(settings, domains)
         sandbox = supervisor.start("wechat-sandbox", [python, "-m", "sandbox"])
         wait_until_up(f"http://{host}:{settings.sandbox_port}/healthz", sandbox)
         # Background jobs: the Dramatiq worker, and the scheduler that relays the outbox to it.
         supervisor.start("worker", [python, "-m", "common.cli", "worker"])
         supervisor.start("scheduler", [python, "-m", "common.cli", "scheduler"])
         for domain in domains:
+            if settings.tls_enabled:
+                # Two listeners: mutual TLS on the port, probes on the plain port.
+                argv = [python, "-m", "common.cli", "serve", domain.value]
+                process = supervisor.start(domain.value, argv)
+                wait_until_up(f"http://{host}:{settings.plain_port(domain)}/healthz", process)
+                continue
             port = settings.port(domain)
             argv = [python, "-m", "uvicorn", app_path(domain), "--host", host, "--port", str(port)]
             process = supervisor.start(domain.value, [*argv, "--no-access-log"])
             wait_until_up(f"http://{host}:{port}/healthz", process)
         router = supervisor.start(
-            "router", router_command(), cwd=ROUTER_DIR, env=router_env(settings)
+            "router", router_command(), cwd=ROUTER_DIR, env=router_env(settings, domains)
         )
         wait_until_up(f"http://{host}:{settings.router_port}/readiness", router, timeout=90)
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 import httpx
@@ -27,10 +28,13 @@ class InternalGraphQLClient:
         timeout_seconds: float,
         retries: int,
         http: httpx.AsyncClient | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls` (see common.tls): trust the project's CA and present this process's
+        certificate, as subgraphs require once TLS is on."""
         self._url = url
         self._retries = retries
-        self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
+        self._http = http or httpx.AsyncClient(timeout=timeout_seconds, verify=tls or True)
         instrument_httpx_client(self._http)  # carries traceparent to the other subgraph
 
     async def query(

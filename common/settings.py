@@ -6,6 +6,7 @@ no configuration while production points the same code at MySQL and Redis.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,15 @@ class Domain(StrEnum):
     TRAVEL = "travel"
     ORDERS = "orders"
     PAYMENTS = "payments"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of one process's identity (cert-manager's ca.crt, tls.crt, tls.key)."""
+
+    ca: Path
+    cert: Path
+    key: Path
 
 
 # Redis connections per client for commands (a burst beyond it waits for a free one).
@@ -122,6 +132,20 @@ class Settings(BaseSettings):
     payments_port: int = 4004
     sandbox_port: int = 4010
 
+    # Service identity (mutual TLS): with TLS on, a subgraph serves GraphQL over HTTPS on
+    # its port and accepts only clients with a certificate from TLS_CA_FILE (the router,
+    # its peer subgraphs, the background processes). Probes, metrics and the WeChat Pay
+    # callback, which callers without such a certificate need, are served on the plain
+    # port (never /graphql). Empty files: the `looklook certs` ones under DATA_DIR/certs.
+    tls_enabled: bool = False
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    users_plain_port: int = 4101
+    travel_plain_port: int = 4102
+    orders_plain_port: int = 4103
+    payments_plain_port: int = 4104
+
     # Observability.
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -178,6 +202,25 @@ class Settings(BaseSettings):
     def port(self, domain: Domain) -> int:
         port: int = getattr(self, f"{domain.value}_port")
         return port
+
+    def plain_port(self, domain: Domain) -> int:
+        """With TLS on: the port of /healthz, /readyz, /metrics (and WeChat's callback)."""
+        port: int = getattr(self, f"{domain.value}_plain_port")
+        return port
+
+    @property
+    def certs_dir(self) -> Path:
+        """Where `looklook certs` writes the development CA and certificates."""
+        return self.data_dir / "certs"
+
+    def tls_files(self, identity: str) -> TlsFiles:
+        """A process's CA, certificate and key: the TLS_* settings, else its dev files."""
+        own = self.certs_dir / identity
+        return TlsFiles(
+            ca=self.tls_ca_file or own / "ca.crt",
+            cert=self.tls_cert_file or own / "tls.crt",
+            key=self.tls_key_file or own / "tls.key",
+        )
 
 
 @lru_cache(maxsize=1)

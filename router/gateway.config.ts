@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { defineConfig, type GatewayConfig, type GatewayPlugin } from '@graphql-hive/gateway';
 import { GraphQLError, type ExecutionResult } from 'graphql';
+import { upstreamAgent, upstreamTransports } from './tls.ts';
 
 const env = process.env;
 const production = env.ENV === 'production';
@@ -197,6 +198,9 @@ export const gatewayConfig: GatewayConfig = defineConfig({
     },
   },
   upstreamTimeout,
+  // Mutual TLS to subgraphs (tls.ts): HTTPS fetches and the wss:// subscription upstream.
+  customAgent: upstreamAgent,
+  transports: upstreamTransports,
   // Security limits built into the gateway.
   maxDepth: int('ROUTER_MAX_DEPTH', 12),
   maxTokens: int('ROUTER_MAX_TOKENS', 2000),

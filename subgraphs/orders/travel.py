@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.internal import InternalGraphQLClient
-from common.settings import Settings
+from common.settings import Domain, Settings
+from common.tls import internal_client_context
 
 _HOMESTAY = """query OrderSnapshot($id: ID!) { homestay(id: $id) {
   id title subTitle banner info peopleNum rowType onSale foodInfo foodPrice homestayPrice
@@ -36,6 +37,7 @@ class TravelClient:
             settings.travel_internal_url,
             timeout_seconds=settings.internal_timeout_seconds,
             retries=settings.internal_retries,
+            tls=internal_client_context(settings, Domain.ORDERS),
         )
 
     async def homestay(self, homestay_id: int) -> HomestaySnapshot | None:

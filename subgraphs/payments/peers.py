@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.internal import InternalGraphQLClient
-from common.settings import Settings
+from common.settings import Domain, Settings
+from common.tls import internal_client_context
 
 _ORDER = """query PayableOrder($sn: ID!) {
   homestayOrder(sn: $sn) { sn title tradeState orderTotalPrice payDeadline } }"""
@@ -31,11 +32,14 @@ class Peers:
     """The orders and users subgraphs, reached directly (not through the router)."""
 
     def __init__(self, settings: Settings) -> None:
+        tls = internal_client_context(settings, Domain.PAYMENTS)
+
         def client(url: str) -> InternalGraphQLClient:
             return InternalGraphQLClient(
                 url,
                 timeout_seconds=settings.internal_timeout_seconds,
                 retries=settings.internal_retries,
+                tls=tls,
             )
 
         self._orders = client(settings.orders_internal_url)
