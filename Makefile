@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv install install-python install-router compose check-schema lint fmt typecheck migrate bench clean
+.PHONY: dev test ensure-uv install install-python install-router compose check-schema lint fmt typecheck migrate certs bench clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
@@ -47,6 +47,10 @@ fmt: install-python
 
 migrate: install-python
 	$(RUN) looklook migrate
+
+## certs: dev CA + per-process certificates for TLS_ENABLED (DATA_DIR/certs; keeps valid ones)
+certs: install-python
+	$(RUN) looklook certs
 
 ## bench: measure the router, a subgraph and their ceilings on a private stack (≈1.5 min)
 bench: install
