@@ -1,4 +1,8 @@
-"""The `looklook` command: dev runner, migrations, demo data, schema export, servers, workers."""
+"""The `looklook` command: dev runner, migrations, demo data, schema export, servers, workers.
+
+Commands import what they need when they run: `looklook dev` starts the router
+before Alembic and SQLAlchemy are even loaded.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from alembic.util import CommandError
-
-from common import migrations
 from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import app_path, available_domains, schema_path
 
@@ -27,6 +28,10 @@ def _domains(chosen: Sequence[Domain]) -> list[Domain]:
 
 
 def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
+    from alembic.util import CommandError
+
+    from common import migrations
+
     try:
         path = migrations.revision(domain, message, autogenerate=autogenerate)
     except CommandError as error:
@@ -85,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_dev(settings)
     if args.command == "migrate":
+        from common import migrations
+
         for domain in _domains(args.domains):
             migrations.upgrade(domain)
         return 0
@@ -109,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from common.logs import configure_logging
+
         domain = Domain(args.domain)
+        # Before uvicorn starts, so its own start-up lines are formatted like the rest.
+        configure_logging(f"looklook-{domain.value}", settings)
         uvicorn.run(
             app_path(domain),
             host=settings.host,

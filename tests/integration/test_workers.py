@@ -4,6 +4,7 @@ a real Dramatiq worker process, the sweeper and the stay finisher."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -218,6 +219,31 @@ async def test_a_job_slot_runs_once_across_scheduler_replicas(settings: Settings
         assert runs == [1, 1, 1]
     finally:
         await redis.aclose()
+
+
+async def test_idle_jobs_log_at_debug_and_busy_ones_at_info(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle sweep every minute was a quarter of all `make dev` lines; work done still shows."""
+    from common.redis import create_redis
+    from workers.scheduler import Job, JobRunner
+
+    results: list[list[str]] = [[], ["HSO1"]]
+
+    async def job() -> list[str]:
+        return results.pop(0)
+
+    redis = create_redis(settings.redis_url)
+    name = f"test.idle.{make_sn(SnPrefix.HOMESTAY_ORDER)}"
+    try:
+        runner = JobRunner(redis)
+        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
+            await runner.run(Job(name, 1, job, per_slot=False))
+            await runner.run(Job(name, 1, job, per_slot=False))
+    finally:
+        await redis.aclose()
+    done = [(r.levelno, r.getMessage()) for r in caplog.records if name in r.getMessage()]
+    assert done == [(logging.DEBUG, f"{name} done: []"), (logging.INFO, f"{name} done: ['HSO1']")]
 
 
 async def test_the_scheduler_relays_new_messages_and_stops_cleanly(
