@@ -7,7 +7,7 @@ PRIVATE_UV := .tools/venv/bin/uv
 UV := $(shell command -v uv 2>/dev/null || echo $(PRIVATE_UV))
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv check-node install install-python install-router compose check-schema lint fmt typecheck migrate bench clean
+.PHONY: dev test ensure-uv check-node install install-python install-router compose check-schema lint lint-schema fmt typecheck migrate bench clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
@@ -59,11 +59,18 @@ compose: install
 	$(RUN) looklook export-schema
 	cd router && node compose.mjs
 
-## lint: ruff (lint + format check) and mypy
-lint: install-python
+## lint: ruff (lint + format check), mypy, and no breaking change in the supergraph
+lint: install-python lint-schema
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+
+## lint-schema: schema/supergraph.graphql against SCHEMA_BASE (a git revision, default HEAD);
+## a deliberate break (announced in CHANGELOG.md): ALLOW_BREAKING_SCHEMA=1
+SCHEMA_BASE ?= HEAD
+lint-schema: install-router
+	router/node_modules/.bin/graphql-inspector diff "git:$(SCHEMA_BASE):schema/supergraph.graphql" \
+		schema/supergraph.graphql || [ -n "$(ALLOW_BREAKING_SCHEMA)" ]
 
 fmt: install-python
 	$(RUN) ruff format .

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=4)
     worker.add_argument("--dead-letters", action="store_true", help="list them and exit")
     commands.add_parser("scheduler", help="run the periodic jobs and the outbox relay")
+    env_example = commands.add_parser(
+        "env-example", help="print .env.example (every setting at its default)"
+    )
+    env_example.add_argument("--write", action="store_true", help="write .env.example instead")
     return parser
 
 
@@ -140,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workers.scheduler import run_scheduler
 
         return run_scheduler(settings)
+    if args.command == "env-example":
+        from common.envexample import ENV_EXAMPLE, render_env_example
+
+        if args.write:
+            ENV_EXAMPLE.write_text(render_env_example())
+            print(f"wrote {ENV_EXAMPLE.name}")
+        else:
+            print(render_env_example(), end="")
+        return 0
     parser.error(f"unknown command {args.command}")
     return 2
 
