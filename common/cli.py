@@ -47,6 +47,24 @@ def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
     return 0
 
 
+MIGRATION_WAIT_SECONDS = 600.0
+
+
+def _wait_for_migrations(domains: Sequence[Domain]) -> int:
+    """Poll until every database is at head; a new version never serves an old schema."""
+    import time
+
+    from common import migrations
+
+    deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+    while behind := [d.value for d in domains if not migrations.is_current(d)]:
+        if time.monotonic() > deadline:
+            print(f"looklook migrate --wait: still behind: {', '.join(behind)}", file=sys.stderr)
+            return 1
+        time.sleep(2)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `looklook` command line (deployment manifests are checked against it too)."""
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
@@ -54,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("dev", help="run the whole system on embedded defaults")
     migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
     migrate.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
+    migrate.add_argument(
+        "--wait",
+        action="store_true",
+        help="migrate nothing: wait until another process (the migrate Job) has brought"
+        " the databases to the latest schema (a Kubernetes initContainer)",
+    )
     revision = commands.add_parser(
         "revision",
         help="write a new migration: subgraphs/<domain>/migrations/versions/<NNNN>_<slug>.py",
@@ -96,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         from common import migrations
 
+        if args.wait:
+            return _wait_for_migrations(_domains(args.domains))
         for domain in _domains(args.domains):
             migrations.upgrade(domain)
         return 0
