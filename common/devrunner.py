@@ -271,12 +271,16 @@ def start_embedded_redis(supervisor: Supervisor, settings: Settings) -> None:
             time.sleep(0.1)
 
 
-def seed_empty_catalog(settings: Settings) -> None:
-    """A first `make dev` opens on a populated app; later starts keep whatever the catalog has."""
+def seed_empty_catalog(settings: Settings) -> str | None:
+    """A first `make dev` opens on a populated app; later starts keep whatever the catalog has.
+
+    Returns what was seeded, if anything.
+    """
     from demo.seed import catalog_is_empty, seed
 
     if not settings.is_production and catalog_is_empty(settings):
-        print(f"  {seed(settings)}", flush=True)
+        return seed(settings)
+    return None
 
 
 def console_for(settings: Settings) -> Console:
@@ -336,8 +340,11 @@ def run_dev(settings: Settings) -> int:
             waits.append((f"http://{host}:{settings.port(domain)}/healthz", process))
         waits.append((f"http://{host}:{settings.router_port}/readiness", router))
         # While the subgraphs import: nothing reads the catalog before they answer.
+        seeded = None
         if {Domain.USERS, Domain.TRAVEL} <= set(domains):
-            seed_empty_catalog(settings)
+            seeded = seed_empty_catalog(settings)
+        if seeded is not None:
+            say("dev", seeded)
         for url, process in waits:
             wait_until_up(url, process, timeout=120)
         say(
