@@ -279,7 +279,7 @@ def seed_empty_catalog(settings: Settings) -> str | None:
     from demo.seed import catalog_is_empty, seed
 
     if not settings.is_production and catalog_is_empty(settings):
-        return seed(settings)
+        return str(seed(settings))
     return None
 
 
