@@ -11,6 +11,7 @@ COPY workers ./workers
 COPY sandbox ./sandbox
 RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" ENV=production HOST=0.0.0.0
-USER nobody
+# numeric (nobody): Kubernetes can then check runAsNonRoot
+USER 65534:65534
 # e.g. `looklook serve users`; migrations: `looklook migrate users`
 ENTRYPOINT ["looklook"]

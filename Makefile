@@ -1,11 +1,13 @@
 # looklook-graphql — the two commands a newcomer needs are `make dev` and `make test`.
 
 UV_VERSION ?= 0.13.8
-# uv on PATH if there is one, else the copy `ensure-uv` installs with pip.
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv on PATH if there is one, else a private copy in .tools/venv, made with the standard
+# venv module: Debian and Ubuntu refuse `pip install` outside a virtual environment.
+PRIVATE_UV := .tools/venv/bin/uv
+UV := $(shell command -v uv 2>/dev/null || echo $(PRIVATE_UV))
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv install install-python install-router compose check-schema lint fmt typecheck migrate certs bench clean
+.PHONY: dev test ensure-uv check-node install install-python install-router compose check-schema lint lint-schema fmt typecheck migrate certs bench clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
@@ -17,17 +19,39 @@ test: install
 
 install: install-python install-router
 
-ensure-uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
+ifeq ($(UV),$(PRIVATE_UV))
+ensure-uv: $(PRIVATE_UV)
+else
+ensure-uv: ;
+endif
+
+$(PRIVATE_UV):
+	@command -v python3 >/dev/null 2>&1 || { echo "python3 not found: install Python >= 3.11" >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "python3 is $$(python3 --version 2>&1); looklook needs Python >= 3.11" >&2; exit 1; }
+	@echo "uv is not on PATH: installing uv $(UV_VERSION) into .tools/venv"
+	@python3 -m venv .tools/venv >/dev/null 2>&1 || { rm -rf .tools/venv; \
+		echo "python3 -m venv failed: install the venv module (Debian/Ubuntu: sudo apt install python3-venv)," >&2; \
+		echo "or put uv on PATH (https://docs.astral.sh/uv/getting-started/installation/)" >&2; exit 1; }
+	@.tools/venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 install-python: ensure-uv
 	$(UV) sync --frozen
 
+## check-node: Node.js with npm (22 LTS is the target; 20 runs the router too)
+check-node:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+		|| { echo "node and npm not found: install Node.js 22 LTS (https://nodejs.org/en/download)" >&2; exit 1; }
+	@major=$$(node -p 'process.versions.node.split(".")[0]'); \
+		if [ "$$major" -lt 20 ]; then echo "node is $$(node --version); the router needs Node.js 22 LTS (20 works)" >&2; exit 1; fi; \
+		if [ "$$major" -lt 22 ]; then echo "note: node $$(node --version); the router targets Node.js 22 LTS (some gateway packages declare node >= 22.15 and npm's engine warnings are not shown; the test suite passes on 20)"; fi
+
 install-router: router/node_modules/.package-lock.json
 
-router/node_modules/.package-lock.json: router/package-lock.json
-	cd router && npm ci --no-audit --no-fund
+# --loglevel=error: on Node 20 npm would print two dozen EBADENGINE warnings (see check-node).
+router/node_modules/.package-lock.json: router/package-lock.json router/package.json
+	@$(MAKE) --no-print-directory check-node
+	cd router && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 ## compose: export every subgraph's SDL into schema/ and compose schema/supergraph.graphql
@@ -35,11 +59,18 @@ compose: install
 	$(RUN) looklook export-schema
 	cd router && node compose.mjs
 
-## lint: ruff (lint + format check) and mypy
-lint: install-python
+## lint: ruff (lint + format check), mypy, and no breaking change in the supergraph
+lint: install-python lint-schema
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+
+## lint-schema: schema/supergraph.graphql against SCHEMA_BASE (a git revision, default HEAD);
+## a deliberate break (announced in CHANGELOG.md): ALLOW_BREAKING_SCHEMA=1
+SCHEMA_BASE ?= HEAD
+lint-schema: install-router
+	router/node_modules/.bin/graphql-inspector diff "git:$(SCHEMA_BASE):schema/supergraph.graphql" \
+		schema/supergraph.graphql || [ -n "$(ALLOW_BREAKING_SCHEMA)" ]
 
 fmt: install-python
 	$(RUN) ruff format .
@@ -57,4 +88,4 @@ bench: install
 	$(RUN) python -m bench.run
 
 clean:
-	rm -rf data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache .tools

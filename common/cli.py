@@ -1,4 +1,8 @@
-"""The `looklook` command: dev runner, migrations, demo data, schema export, servers, workers."""
+"""The `looklook` command: dev runner, migrations, demo data, schema export, servers, workers.
+
+Commands import what they need when they run: `looklook dev` starts the router
+before Alembic and SQLAlchemy are even loaded.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from alembic.util import CommandError
-
-from common import migrations
 from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import available_domains, schema_path
 
@@ -27,6 +28,10 @@ def _domains(chosen: Sequence[Domain]) -> list[Domain]:
 
 
 def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
+    from alembic.util import CommandError
+
+    from common import migrations
+
     try:
         path = migrations.revision(domain, message, autogenerate=autogenerate)
     except CommandError as error:
@@ -42,6 +47,24 @@ def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
     return 0
 
 
+MIGRATION_WAIT_SECONDS = 600.0
+
+
+def _wait_for_migrations(domains: Sequence[Domain]) -> int:
+    """Poll until every database is at head; a new version never serves an old schema."""
+    import time
+
+    from common import migrations
+
+    deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+    while behind := [d.value for d in domains if not migrations.is_current(d)]:
+        if time.monotonic() > deadline:
+            print(f"looklook migrate --wait: still behind: {', '.join(behind)}", file=sys.stderr)
+            return 1
+        time.sleep(2)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `looklook` command line (deployment manifests are checked against it too)."""
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
@@ -49,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("dev", help="run the whole system on embedded defaults")
     migrate = commands.add_parser("migrate", help="upgrade databases to the latest schema")
     migrate.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
+    migrate.add_argument(
+        "--wait",
+        action="store_true",
+        help="migrate nothing: wait until another process (the migrate Job) has brought"
+        " the databases to the latest schema (a Kubernetes initContainer)",
+    )
     revision = commands.add_parser(
         "revision",
         help="write a new migration: subgraphs/<domain>/migrations/versions/<NNNN>_<slug>.py",
@@ -79,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     certs.add_argument(
         "--renew", action="store_true", help="reissue every process's certificate now"
     )
+    env_example = commands.add_parser(
+        "env-example", help="print .env.example (every setting at its default)"
+    )
+    env_example.add_argument("--write", action="store_true", help="write .env.example instead")
     return parser
 
 
@@ -92,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_dev(settings)
     if args.command == "migrate":
+        from common import migrations
+
+        if args.wait:
+            return _wait_for_migrations(_domains(args.domains))
         for domain in _domains(args.domains):
             migrations.upgrade(domain)
         return 0
@@ -114,9 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote schema/{domain.value}.graphql")
         return 0
     if args.command == "serve":
+        from common.logs import configure_logging
         from common.serving import serve
 
-        return serve(Domain(args.domain), settings, workers=args.workers)
+        domain = Domain(args.domain)
+        # Before uvicorn starts, so its own start-up lines are formatted like the rest.
+        configure_logging(f"looklook-{domain.value}", settings)
+        return serve(domain, settings, workers=args.workers)
     if args.command == "certs":
         from common.certs import ensure_certificates
 
@@ -134,6 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workers.scheduler import run_scheduler
 
         return run_scheduler(settings)
+    if args.command == "env-example":
+        from common.envexample import ENV_EXAMPLE, render_env_example
+
+        if args.write:
+            ENV_EXAMPLE.write_text(render_env_example())
+            print(f"wrote {ENV_EXAMPLE.name}")
+        else:
+            print(render_env_example(), end="")
+        return 0
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -3,13 +3,18 @@
 JSON in deployments (one object per line for the log shipper), readable text in a
 terminal. Both go through one root handler that uvicorn's loggers share, so access
 logs, errors and application logs look alike and join traces by `trace_id`.
+Under `make dev` every process logs JSON and the dev runner renders each line
+(the router's too) in one human format with `render_human`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import sys
 import time
+from datetime import datetime
 
 from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -100,3 +105,72 @@ def configure_logging(service_name: str, settings: Settings) -> None:
             uvicorn_logger.removeHandler(existing)
         uvicorn_logger.setLevel(logging.NOTSET)
         uvicorn_logger.propagate = not switched_off
+
+
+# --- `make dev`: every process's lines, one human format -----------------------------
+
+_LEVEL_NAMES = {"warning": "WARN", "warn": "WARN", "critical": "ERROR", "fatal": "ERROR"}
+_LEVEL_COLOURS = {"DEBUG": "2", "WARN": "33", "ERROR": "1;31"}
+# Keys of a JSON record that the human line shows in its own place (or drops).
+_RECORD_KEYS = {
+    "level", "message", "msg", "time", "timestamp", "logger", "service", "trace_id",
+    "span_id", "exc_info", "stack_info", "taskName",
+}  # fmt: skip
+# Colours cycled over the dev runner's processes (ANSI foreground codes).
+PROCESS_COLOURS = ("36", "32", "35", "34", "33", "96", "92", "95", "94")
+
+
+def _paint(code: str, text: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour and code else text
+
+
+def _clock(timestamp: object) -> str:
+    """HH:MM:SS.mmm in local time from an ISO-8601 timestamp (now if there is none)."""
+    moment = datetime.now().astimezone()
+    if isinstance(timestamp, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone()
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def render_human(line: str, *, colour: bool) -> list[str]:
+    """One log line of a child process as `time LEVEL message key=value … trace=…`.
+
+    Understands both JSON shapes `make dev` sees: ours (python-json-logger, see
+    `_json_formatter`) and Hive Gateway's (`LOG_JSON=1`: level, msg, timestamp and
+    its attributes). Anything else (a banner, a bare traceback) is passed as is.
+    A record's traceback becomes the following lines.
+    """
+    stripped = line.rstrip("\n")
+    if not stripped.strip():
+        return []
+    if not stripped.startswith("{"):
+        return [stripped]
+    try:
+        record = json.loads(stripped)
+    except ValueError:
+        return [stripped]
+    if not isinstance(record, dict) or not ("message" in record or "msg" in record):
+        return [stripped]
+    raw_level = str(record.get("level", "info")).lower()
+    level = _LEVEL_NAMES.get(raw_level, raw_level.upper())
+    message = str(record.get("message", record.get("msg", "")))
+    extras = " ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}"
+        for key, value in record.items()
+        if key not in _RECORD_KEYS and value is not None
+    )
+    parts = [
+        _paint("2", _clock(record.get("time", record.get("timestamp"))), colour),
+        _paint(_LEVEL_COLOURS.get(level, ""), f"{level:<5}", colour),
+        _paint("1" if level in ("WARN", "ERROR") else "", message, colour),
+    ]
+    if extras:
+        parts.append(_paint("2", extras, colour))
+    if record.get("trace_id"):
+        parts.append(_paint("2", f"trace={record['trace_id']}", colour))
+    lines = [" ".join(parts)]
+    for key in ("exc_info", "stack_info"):
+        if record.get(key):
+            lines.extend(str(record[key]).splitlines())
+    return lines

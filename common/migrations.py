@@ -21,6 +21,7 @@ from typing import Any, Literal
 from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine, pool, text
 from sqlalchemy.engine import make_url
@@ -200,3 +201,26 @@ def run_alembic_env(target_metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def is_current(domain: Domain, url: str | None = None) -> bool:
+    """Whether a domain's database is at the head revision already, cheaply.
+
+    Reads the version table and the revision files without Alembic's upgrade
+    machinery (no env.py, no model imports); any doubt (no database yet, no
+    version table, an error) answers False, and the caller upgrades as usual.
+    """
+    database_url = url or get_settings().database_url(domain)
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return False
+    heads = set(ScriptDirectory.from_config(alembic_config(domain, database_url)).get_heads())
+    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except Exception:  # unknown means "upgrade", which reports real errors
+        return False
+    finally:
+        engine.dispose()
+    return current == heads

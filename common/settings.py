@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     database_pool_size: int = 10
 
     # Redis: token versions, rate limits, caches, pub/sub. `make dev` starts a
-    # bundled server on this address unless REDIS_URL is set in the environment.
+    # bundled server on this address when it is local and nothing answers there.
     redis_url: str = "redis://127.0.0.1:6380/0"
     # Connections per process for commands; a burst beyond it waits for a free one.
     redis_max_connections: int = Field(default=DEFAULT_REDIS_MAX_CONNECTIONS, gt=0)

@@ -67,10 +67,43 @@ def prometheus_defaults(settings: Settings) -> Path:
     )
 
 
+# The Prometheus middleware's metrics, all labelled by (queue_name, actor_name).
+_PROMETHEUS_METRICS = (
+    "total_messages",
+    "total_errored_messages",
+    "total_retried_messages",
+    "total_rejected_messages",
+    "inprogress_messages",
+    "message_durations",
+)
+
+
+class PrometheusSeriesFromStart(Middleware):
+    """Give every actor its zero-valued series as soon as a worker process boots.
+
+    Dramatiq's exposition server runs from the start, but in multiprocess mode a
+    labelled series exists only once a process touched it: `/metrics` stayed empty
+    until the first message, and rates and "no messages processed" alerts had
+    nothing to work on. Touching each actor's labels writes its zero values.
+    """
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from dramatiq.middleware.prometheus import Prometheus
+
+        exporters = [m for m in broker.middleware if isinstance(m, Prometheus)]
+        for exporter in exporters:
+            for actor_name in broker.get_declared_actors():
+                labels = (broker.get_actor(actor_name).queue_name, actor_name)
+                for metric in _PROMETHEUS_METRICS:
+                    getattr(exporter, metric).labels(*labels)
+
+
 def _middleware() -> list[Middleware]:
     from dramatiq.middleware.prometheus import Prometheus  # reads its env vars on import
 
     return [
+        # Before Prometheus: "after" hooks run in reverse order, so its metrics exist by then.
+        PrometheusSeriesFromStart(),
         Prometheus(),
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),

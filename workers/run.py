@@ -23,6 +23,7 @@ from common.settings import PROJECT_ROOT, Settings
 from workers.broker import TIME_LIMIT_MS, prometheus_defaults
 
 SERVICE = "worker"
+WORKER_BOOT_TIMEOUT_MS = 10 * 60_000
 _PR_SET_PDEATHSIG = 1
 
 
@@ -35,6 +36,10 @@ def dramatiq_argv(processes: int, threads: int) -> list[str]:
         "--skip-logging",  # workers.actors installs our JSON logging in each worker process
         # Enough for a message that started just before shutdown to reach its time limit.
         "--worker-shutdown-timeout", str(TIME_LIMIT_MS + 5_000),
+        # The master starts the metrics exposition server only after the worker processes
+        # have booted, and not at all if that took longer than this (Dramatiq's default,
+        # 30 s, is less than a cold boot on a busy machine): wait as long as a boot takes.
+        "--worker-fork-timeout", str(WORKER_BOOT_TIMEOUT_MS),
     ]  # fmt: skip
 
 

@@ -50,6 +50,13 @@ logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
 @dataclass(frozen=True)
 class Job:
     """A periodic job.
@@ -87,7 +94,7 @@ def payments_jobs(db: Database, broker: dramatiq.Broker, settings: Settings) -> 
     async def relay_outbox() -> int:
         return await relay(db, PaymentsOutbox, broker)
 
-    async def reconcile_payments() -> str:
+    async def reconcile_payments() -> list[str]:
         result = await reconcile(db, resources.wechat_pay(), settings)
         if result.settled or result.refunds_settled:
             logger.warning(
@@ -95,7 +102,7 @@ def payments_jobs(db: Database, broker: dramatiq.Broker, settings: Settings) -> 
                 result.settled,
                 result.refunds_settled,
             )
-        return f"{len(result.settled)} payments, {len(result.refunds_settled)} refunds settled"
+        return [*result.settled, *result.refunds_settled]
 
     return [
         Job("payments.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
@@ -139,15 +146,14 @@ class JobRunner:
                     await release_run(self.redis, job.name, token)
 
     async def _run(self, job: Job) -> None:
+        """Run a job; a run that found nothing to do logs at DEBUG (idle runs are most runs)."""
         try:
             if job.per_slot:
                 with tracer.start_as_current_span(f"scheduler {job.name}"):
                     result = await job.run()
-                logger.info("%s done: %s", job.name, result)
-            else:  # the per-second relay: no span or log line for every idle tick
+            else:  # the per-second relay: no span for every idle tick
                 result = await job.run()
-                if result:
-                    logger.info("%s done: %s", job.name, result)
+            logger.log(logging.INFO if result else logging.DEBUG, "%s done: %s", job.name, result)
         except Exception:
             logger.exception("%s failed; it runs again next interval", job.name)
 
@@ -195,6 +201,9 @@ def run_scheduler(settings: Settings) -> int:
     configure_logging(SERVICE, settings)
     # APScheduler logs every run at INFO: one line a second for the relay alone.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    # max_instances=1 and coalesce are deliberate: a run still going when the next is due
+    # (the relay at start-up, under load) is not worth a warning each time.
+    logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
     setup_tracing(SERVICE, settings)
     instrument_redis()
 

@@ -147,3 +147,14 @@ def test_autogenerate_refuses_a_database_behind_head(
 
     assert f"looklook migrate {DOMAIN.value}" in capsys.readouterr().err
     assert sorted(cli_on_copy.iterdir()) == before
+
+
+def test_is_current_only_at_head(tmp_path: Path, versions: Path, database_url: str) -> None:
+    """`make dev` skips Alembic's upgrade on a database that is current, and only then."""
+    assert not migrations.is_current(DOMAIN, database_url)  # no database file yet
+    previous_head = head_of(versions)
+    assert previous_head is not None
+    migrations.upgrade(DOMAIN, database_url, revision=f"{int(previous_head) - 1:04d}")
+    assert not migrations.is_current(DOMAIN, database_url)  # one revision behind
+    migrations.upgrade(DOMAIN, database_url)
+    assert migrations.is_current(DOMAIN, database_url)

@@ -4,6 +4,7 @@ a real Dramatiq worker process, the sweeper and the stay finisher."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
+import httpx
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -74,6 +76,43 @@ def worker(backend_env: dict[str, str], tmp_root: Path) -> Iterator[subprocess.P
     yield process
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_worker_metrics_list_every_actor_before_any_message(
+    backend_env: dict[str, str], tmp_root: Path
+) -> None:
+    """Dashboards and alerts need the series from start, not after the first message."""
+    from workers.actors import broker as actors_broker
+
+    port = free_port()
+    env = {
+        **os.environ,
+        **backend_env,
+        "dramatiq_prom_port": str(port),
+        "dramatiq_prom_db": str(tmp_root / "dramatiq-prometheus-fresh"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "common.cli", "worker", "--threads", "1"],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    try:
+        # A generous bound: a cold boot on a loaded machine takes well over 30 s.
+        deadline = time.monotonic() + 6 * WORKER_BOOT_SECONDS
+        text = ""
+        while "dramatiq_messages_total{" not in text:
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, f"no worker series: {text[:500]}"
+            time.sleep(0.2)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+            except httpx.HTTPError:
+                continue
+        for actor_name in actors_broker.get_declared_actors():
+            assert f'actor_name="{actor_name}"' in text, actor_name
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 async def message_of(db: Database, sn: str) -> OutboxMessage:
@@ -218,6 +257,31 @@ async def test_a_job_slot_runs_once_across_scheduler_replicas(settings: Settings
         assert runs == [1, 1, 1]
     finally:
         await redis.aclose()
+
+
+async def test_idle_jobs_log_at_debug_and_busy_ones_at_info(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle sweep every minute was a quarter of all `make dev` lines; work done still shows."""
+    from common.redis import create_redis
+    from workers.scheduler import Job, JobRunner
+
+    results: list[list[str]] = [[], ["HSO1"]]
+
+    async def job() -> list[str]:
+        return results.pop(0)
+
+    redis = create_redis(settings.redis_url)
+    name = f"test.idle.{make_sn(SnPrefix.HOMESTAY_ORDER)}"
+    try:
+        runner = JobRunner(redis)
+        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
+            await runner.run(Job(name, 1, job, per_slot=False))
+            await runner.run(Job(name, 1, job, per_slot=False))
+    finally:
+        await redis.aclose()
+    done = [(r.levelno, r.getMessage()) for r in caplog.records if name in r.getMessage()]
+    assert done == [(logging.DEBUG, f"{name} done: []"), (logging.INFO, f"{name} done: ['HSO1']")]
 
 
 async def test_the_scheduler_relays_new_messages_and_stops_cleanly(

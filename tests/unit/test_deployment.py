@@ -127,8 +127,157 @@ def test_processes_holding_the_wechat_pay_keys_mount_them_where_the_config_says(
     for name in ("payments", "worker", "scheduler"):
         workload = _of_kind("Deployment")[name]
         [container] = _containers(workload)
-        [volume] = workload["spec"]["template"]["spec"]["volumes"]
-        [mount] = container["volumeMounts"]
+        [volume] = [v for v in workload["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
         assert mount["name"] == volume["name"] and mount["readOnly"] is True
         mounted = {f"{mount['mountPath']}/{item['path']}" for item in volume["secret"]["items"]}
         assert mounted == key_paths, name
+
+
+# --- operations: hardening, migrations first, disruption budgets, ingress, tracing ---------
+
+
+def _patches() -> dict[str, dict[str, Any]]:
+    """The kustomization's patches by file name: their target and their JSON-patch operations."""
+    kustomization = _documents(K8S_DIR / "kustomization.yaml")[0]
+    return {
+        entry["path"]: {
+            "target": entry["target"],
+            "ops": yaml.safe_load((K8S_DIR / entry["path"]).read_text()),
+        }
+        for entry in kustomization.get("patches", [])
+    }
+
+
+def _targets(target: dict[str, str]) -> set[str]:
+    return {
+        name
+        for name, doc in _of_kind(target["kind"]).items()
+        if re.fullmatch(target.get("name", ".*"), name) and doc["metadata"]["name"] == name
+    }
+
+
+def _op(ops: list[dict[str, Any]], path: str) -> Any:
+    [value] = [op["value"] for op in ops if op["op"] == "add" and op["path"] == path]
+    return value
+
+
+def test_every_deployment_runs_non_root_on_a_read_only_filesystem() -> None:
+    hardening = _patches()["patches/hardening.yaml"]
+    assert _targets(hardening["target"]) == set(_of_kind("Deployment"))
+    pod = _op(hardening["ops"], "/spec/template/spec/securityContext")
+    assert pod["runAsNonRoot"] is True
+    container = _op(hardening["ops"], "/spec/template/spec/containers/0/securityContext")
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    for name, deployment in _of_kind("Deployment").items():
+        assert len(_containers(deployment)) == 1, f"{name}: the patch hardens containers[0] only"
+    # runAsNonRoot needs a numeric user in the image to be checked.
+    for dockerfile in (PROJECT_ROOT / "Dockerfile", PROJECT_ROOT / "router" / "Dockerfile"):
+        users = re.findall(r"^USER (\S+)$", dockerfile.read_text(), flags=re.MULTILINE)
+        assert users and re.fullmatch(r"[1-9]\d*(:\d+)?", users[-1]), dockerfile
+
+
+def test_python_deployments_wait_for_the_migrate_job() -> None:
+    wait = _patches()["patches/wait-for-migrations.yaml"]
+    python = {
+        name
+        for name, deployment in _of_kind("Deployment").items()
+        if _containers(deployment)[0]["image"] in PYTHON_IMAGES
+    }
+    assert _targets(wait["target"]) == python
+    [init] = _op(wait["ops"], "/spec/template/spec/initContainers")
+    assert init["image"] in PYTHON_IMAGES
+    assert build_parser().parse_args(init["args"]).wait is True
+    [job] = _containers({"spec": _of_kind("Job")["migrate"]["spec"]})
+    assert job["args"] == ["migrate"]
+
+
+def test_every_container_has_resources_and_the_serving_ones_probes() -> None:
+    for name, deployment in _of_kind("Deployment").items():
+        [container] = _containers(deployment)
+        resources = container["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+        assert resources["limits"]["memory"], name
+        if container.get("ports"):  # the scheduler serves nothing to probe
+            assert container["readinessProbe"] and container["livenessProbe"], name
+
+
+def test_replicated_deployments_have_disruption_budgets() -> None:
+    budgets = {
+        tuple(sorted(pdb["spec"]["selector"]["matchLabels"].items())): pdb
+        for pdb in _of_kind("PodDisruptionBudget").values()
+    }
+    for name, deployment in _of_kind("Deployment").items():
+        if deployment["spec"]["replicas"] < 2:
+            continue
+        labels = tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items()))
+        assert labels in budgets, name
+        assert budgets[labels]["spec"]["minAvailable"] < deployment["spec"]["replicas"], name
+
+
+def test_the_ingress_exposes_graphql_and_only_the_notify_path_of_payments() -> None:
+    [ingress] = _of_kind("Ingress").values()
+    services = _of_kind("Service")
+    routes = {
+        (rule["host"], path["path"]): path["backend"]["service"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    backends = {path: backend["name"] for (_, path), backend in routes.items()}
+    assert backends == {"/graphql": "router", "/wechatpay/notify": "payments"}
+    for backend in routes.values():
+        ports = [p["port"] for p in services[backend["name"]]["spec"]["ports"]]
+        assert backend["port"]["number"] in ports
+    notify_url = _of_kind("ConfigMap")["looklook-config"]["data"]["WECHAT_PAY_NOTIFY_URL"]
+    match = re.fullmatch(r"https://([^/]+)(/.*)", notify_url)
+    assert match and (match.group(1), match.group(2)) in routes
+
+
+def test_traces_go_through_one_collector_config_to_jaeger() -> None:
+    collector = yaml.safe_load((PROJECT_ROOT / "deploy" / "otel-collector.yaml").read_text())
+    in_k8s = yaml.safe_load(_of_kind("ConfigMap")["otel-collector"]["data"]["config.yaml"])
+    assert in_k8s == collector
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+    services = _of_kind("Service")
+    assert 4317 in [p["port"] for p in services["jaeger"]["spec"]["ports"]]
+    assert 4318 in [p["port"] for p in services["otel-collector"]["spec"]["ports"]]
+    config = _of_kind("ConfigMap")["looklook-config"]["data"]
+    [router] = _containers(_of_kind("Deployment")["router"])
+    router_env = {e["name"]: e["value"] for e in router["env"]}
+    compose = _documents(PROJECT_ROOT / "docker-compose.yml")[0]
+    endpoints = {
+        config["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        router_env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        compose["x-python"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        compose["services"]["router"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
+    }
+    assert endpoints == {"http://otel-collector:4318"}
+    assert "otel-collector" in compose["services"]
+
+
+def test_the_router_image_is_self_contained() -> None:
+    dockerfile = (PROJECT_ROOT / "router" / "Dockerfile").read_text()
+    assert "COPY schema/supergraph.graphql /schema/supergraph.graphql" in dockerfile
+    assert "SUPERGRAPH_PATH=/schema/supergraph.graphql" in dockerfile
+    assert "npx" not in dockerfile.split("CMD", 1)[1]
+    compose = _documents(PROJECT_ROOT / "docker-compose.yml")[0]
+    assert compose["services"]["router"]["build"] == {
+        "context": ".",
+        "dockerfile": "router/Dockerfile",
+    }
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert {"data", "router/node_modules", ".venv", ".env"} <= set(ignored)
+
+
+def test_grafana_is_provisioned_from_the_repository() -> None:
+    compose = _documents(PROJECT_ROOT / "docker-compose.yml")[0]
+    for volume in compose["services"]["grafana"]["volumes"]:
+        source = volume.split(":")[0]
+        assert (PROJECT_ROOT / source).is_dir(), source
+    datasources = yaml.safe_load(
+        (PROJECT_ROOT / "deploy/grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )
+    [prometheus] = datasources["datasources"]
+    assert prometheus["url"] == "http://prometheus:9090" and "prometheus" in compose["services"]

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
-from common.logs import configure_logging
+from common.logs import configure_logging, render_human
 from common.metrics import MAX_OPERATION_NAME, graphql_metrics_extension, metrics_endpoint
 from common.settings import Domain, Settings
 from common.telemetry import (
@@ -369,3 +370,37 @@ async def test_redis_commands_become_spans(
     await redis_client.delete("observability-test:token-version:42")
     assert span.name == "SET" and span.kind is SpanKind.CLIENT
     assert span.attributes and span.attributes["db.statement"] == "SET ? ? ? ?"  # values masked
+
+
+# --- `make dev` rendering -------------------------------------------------------------
+
+
+def test_dev_rendering_of_our_records_and_the_gateways() -> None:
+    """One human line per record, whichever process wrote it; other lines pass untouched."""
+    ours = json.dumps(
+        {
+            "level": "WARNING",
+            "logger": "workers.scheduler",
+            "message": "sweeper closed 1 overdue orders",
+            "service": "scheduler",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": "00f067aa0ba902b7",
+            "time": "2026-12-03T09:17:34.741884+00:00",
+            "exc_info": "Traceback (most recent call last):\n  boom",
+        }
+    )
+    [line, *traceback] = render_human(ours, colour=False)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.741 WARN  sweeper closed 1 overdue orders"
+        r" trace=4bf92f3577b34da6a3ce929d0e0e4736",
+        line,
+    )
+    assert traceback == ["Traceback (most recent call last):", "  boom"]
+    gateway = (
+        '{"path":"/schema/supergraph.graphql","level":"info",'
+        '"msg":"Loading local supergraph","timestamp":"2026-12-03T09:18:24.911Z"}'
+    )
+    [line] = render_human(gateway, colour=False)
+    assert line.endswith(" INFO  Loading local supergraph path=/schema/supergraph.graphql")
+    assert render_human("12483:M # Redis banner\n", colour=False) == ["12483:M # Redis banner"]
+    assert render_human("\n", colour=False) == []
