@@ -302,10 +302,10 @@ def load(
     wrk = shutil.which("wrk") if CLIENT in ("auto", "wrk") else None
     if CLIENT == "wrk" and wrk is None:
         raise RuntimeError("BENCH_CLIENT=wrk but wrk is not installed")
-    timing = {"seconds": seconds, "warmup": warmup, "concurrency": concurrency}
     if wrk is not None:
-        return load_wrk(wrk, url, body, **timing)
-    return load_python(url, body, check_errors=query is not None, **timing)
+        return load_wrk(wrk, url, body, seconds=seconds, warmup=warmup, concurrency=concurrency)
+    return load_python(url, body, query is not None, seconds=seconds, warmup=warmup,
+                       concurrency=concurrency)  # fmt: skip
 
 
 def load_with_cpu(

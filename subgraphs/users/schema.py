@@ -14,7 +14,8 @@ from common.errors import Unauthenticated
 from common.schema import build_schema
 from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users import service
-from subgraphs.users.loaders import users_by_id
+from subgraphs.users.cache import UserRecord, UsersCache
+from subgraphs.users.loaders import cached_users_by_id, users_by_id
 from subgraphs.users.models import SexCode
 from subgraphs.users.models import User as UserRow
 
@@ -45,7 +46,7 @@ class User:
     _as_owner: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: UserRow, *, as_owner: bool = False) -> Self:
+    def from_row(cls, row: UserRow | UserRecord, *, as_owner: bool = False) -> Self:
         return cls(
             id=strawberry.ID(str(row.id)),
             nickname=row.nickname,
@@ -74,7 +75,7 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.load_by_id(users_by_id, id)
+        row = await info.context.loaders.load_by_id(cached_users_by_id, id)
         return cls.from_row(row) if row else None
 
 
@@ -203,6 +204,7 @@ class Mutation:
                 info=input.info,
             ),
         )
+        await info.context.resources.component(UsersCache).users_changed(user_id)
         return User.from_row(row, as_owner=True)
 
 
