@@ -146,3 +146,19 @@ async def test_a_booking_is_charged_the_price_of_the_moment(
         )
     refused = await router.execute(CREATE, _stay(homestay_id, 80), token=guest.access_token)
     assert refused.codes == ["HOMESTAY_UNAVAILABLE"]
+
+
+async def test_a_landlord_renamed_is_shown_renamed_at_once(
+    router: GraphQLClient, travel_db: Database
+) -> None:
+    """`_entities` answers from the users cache; a profile change invalidates it."""
+    landlord = await register(router, nickname="旧名字")
+    catalog = await make_catalog(travel_db, [int(landlord.user_id)], homestays_per_business=1)
+    query = "query($id: ID!) { homestay(id: $id) { landlord { nickname } } }"
+    variables = {"id": str(catalog.homestay_ids[0])}
+    shown = (await router.execute(query, variables)).ok()["homestay"]["landlord"]
+    assert shown == {"nickname": "旧名字"}  # now cached
+    rename = 'mutation { updateProfile(input: {nickname: "新名字"}) { nickname } }'
+    assert (await router.execute(rename, token=landlord.access_token)).ok()
+    shown = (await router.execute(query, variables)).ok()["homestay"]["landlord"]
+    assert shown == {"nickname": "新名字"}

@@ -199,3 +199,46 @@ async def test_guess_and_business_lists(router: GraphQLClient, catalog: Catalog)
     second_ids = [int(e["node"]["id"]) for e in second["edges"]]
     assert first_ids == sorted(first_ids, reverse=True)
     assert max(second_ids) < min(first_ids)
+
+
+_NESTED = "id business { id title } comments(first: 2) { edges { node { content } } }"
+LISTS = {
+    # query with $first, statements in travel when cold: the list, then one per nested batch
+    "goodBosses": (
+        "query($first: Int) { goodBosses(first: $first) { id homestays(first: 2) { edges {"
+        f" node {{ {_NESTED} }} }} }} }} }}",
+        4,
+    ),
+    "homestayBusinesses": (
+        "query($first: Int) { homestayBusinesses(first: $first) { edges { node { id"
+        f" homestays(first: 2) {{ edges {{ node {{ {_NESTED} }} }} }} }} }} }} }}",
+        4,
+    ),
+    "searchHomestays": (
+        'query($first: Int) { searchHomestays(keyword: "苍山", first: $first) { edges {'
+        f" node {{ {_NESTED} }} }} }} }}",
+        3,
+    ),
+    "guessHomestays": (
+        f"query($first: Int) {{ guessHomestays(first: $first) {{ {_NESTED} }} }}",
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+async def test_every_list_costs_constant_statements_whatever_the_page_size(
+    name: str, router: GraphQLClient, stack: Stack, settings: Settings, catalog: Catalog
+) -> None:
+    """Business pages included: each business's homestays come from one windowed query."""
+    query, expected = LISTS[name]
+    travel_url = stack.subgraph_urls[Domain.TRAVEL]
+    costs = {}
+    for size in (2, 8):
+        await _forget_cache(settings)
+        before = await statements(travel_url, "travel")
+        result = (await router.execute(query, {"first": size})).ok()[name]
+        items = result["edges"] if isinstance(result, dict) else result
+        assert len(items) == size
+        costs[size] = await statements(travel_url, "travel") - before
+    assert costs[2] == costs[8] == expected, costs
