@@ -127,7 +127,10 @@ class Homestay:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
         """Also a deleted homestay: a past order's reference still resolves (from its row)."""
-        record = await info.context.loaders.load_by_id(homestays_by_id, id)
+        row_id = parse_row_id(id)
+        if row_id is None:
+            return None
+        record = await load_through(info, _cache(info).homestays, homestays_by_id, row_id)
         return cls.of(record) if record else None
 
 
@@ -166,7 +169,10 @@ class HomestayBusiness:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
         """Also a deleted business, like `Homestay.resolve_reference`."""
-        record = await info.context.loaders.load_by_id(businesses_by_id, id)
+        row_id = parse_row_id(id)
+        if row_id is None:
+            return None
+        record = await load_through(info, _cache(info).businesses, businesses_by_id, row_id)
         return cls.of(record) if record else None
 
 

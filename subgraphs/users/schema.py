@@ -11,6 +11,7 @@ from common.auth.permissions import IsAuthenticated
 from common.auth.tokens import TokenPair
 from common.context import Info
 from common.errors import Unauthenticated
+from common.loaders import parse_row_id
 from common.schema import build_schema
 from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users import service
@@ -75,8 +76,15 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.load_by_id(cached_users_by_id, id)
-        return cls.from_row(row) if row else None
+        """Other subgraphs' references (`_entities`): from this process's memory when it
+        holds the profile, else batched through Redis and the database."""
+        user_id = parse_row_id(id)
+        if user_id is None:
+            return None
+        hit, record = info.context.resources.component(UsersCache).users.cached(user_id)
+        if not hit:
+            record = await info.context.loaders.get(cached_users_by_id).load(user_id)
+        return cls.from_row(record) if record else None
 
 
 @strawberry.type
