@@ -56,7 +56,7 @@ def _exporter(settings: Settings) -> SpanExporter | None:
     return None
 
 
-def _sampler(settings: Settings) -> Sampler:
+def trace_sampler(settings: Settings) -> Sampler:
     return ParentBased(TraceIdRatioBased(settings.otel_traces_sample_ratio))
 
 
@@ -79,7 +79,7 @@ def setup_tracing(
                 "deployment.environment.name": settings.env,
             }
         )
-        _provider = TracerProvider(resource=resource, sampler=_sampler(settings))
+        _provider = TracerProvider(resource=resource, sampler=trace_sampler(settings))
         exporter = _exporter(settings)
         if exporter is not None:
             _provider.add_span_processor(BatchSpanProcessor(exporter))
