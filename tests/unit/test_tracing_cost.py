@@ -32,4 +32,4 @@ def test_with_an_exporter_every_request_is_traced() -> None:
 def test_the_sample_ratio_is_a_setting() -> None:
     sampler = trace_sampler(Settings(otel_traces_sample_ratio=0.05))
     assert isinstance(sampler, ParentBased)
-    assert "0.05" in sampler.get_description()
+    assert "0.05" in sampler.get_description()  # type: ignore[no-untyped-call]
