@@ -246,6 +246,7 @@ class VersionedCache(Generic[K, V]):
         self._local: dict[K, _Entry] = {}
         self._by_scope: dict[str, set[K]] = {}
         self._inflight: dict[K, asyncio.Future[V | None]] = {}
+        self._loading: set[asyncio.Task[None]] = set()
         hub.register(self)
 
     # ----------------------------------------------------------------- in process
@@ -305,11 +306,14 @@ class VersionedCache(Generic[K, V]):
         return [found[k] for k in keys]
 
     def _start_load(self, keys: list[K]) -> dict[K, asyncio.Future[V | None]]:
+        """Load `keys` in a task of its own: a reader going away does not cancel the load
+        that other readers share."""
         loop = asyncio.get_running_loop()
         futures: dict[K, asyncio.Future[V | None]] = {k: loop.create_future() for k in keys}
         self._inflight.update(futures)
         task = loop.create_task(self._fill(keys, futures))
-        task.add_done_callback(lambda _: None)
+        self._loading.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._loading.discard)
         return futures
 
     async def _fill(self, keys: list[K], futures: Mapping[K, asyncio.Future[V | None]]) -> None:
@@ -318,13 +322,15 @@ class VersionedCache(Generic[K, V]):
             for key, future in futures.items():
                 if not future.done():
                     future.set_result(values[key])
-        except BaseException as error:
+        except asyncio.CancelledError:
+            for future in futures.values():
+                future.cancel()
+            raise
+        except Exception as error:
             for future in futures.values():
                 if not future.done():
                     future.set_exception(error)
-                    future.exception()  # retrieved: a reader may have gone away
-            if not isinstance(error, Exception):
-                raise
+                    future.exception()  # retrieved: every reader may have gone away
         finally:
             for key, future in futures.items():
                 if self._inflight.get(key) is future:
