@@ -9,7 +9,7 @@ what varies, so a request pays for neither building nor compiling them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select
@@ -78,8 +78,13 @@ async def homestays_by_ids(db: Database, ids: Sequence[int]) -> dict[int, Homest
 
 
 async def homestay_now(db: Database, homestay_id: int) -> HomestayRecord | None:
-    """One homestay straight from the database (no cache): the price and sale state to book at."""
-    return (await homestays_by_ids(db, [homestay_id])).get(homestay_id)
+    """One homestay straight from the database (no cache): the price and sale state to book
+    at. Not on sale when its business is deleted (no list shows it then either)."""
+    record = (await homestays_by_ids(db, [homestay_id])).get(homestay_id)
+    if record is None or not record.on_sale:
+        return record
+    business = (await businesses_by_ids(db, [record.business_id])).get(record.business_id)
+    return record if business and not business.deleted else replace(record, on_sale=False)
 
 
 _BUSINESSES_BY_IDS: Final = select(*BUSINESS_COLUMNS).where(

@@ -71,6 +71,9 @@ async def test_a_deleted_business_leaves_the_home_page_working(
         "query($id: ID!) { homestayBusiness(id: $id) { id } }", {"id": str(catalog.business_ids[0])}
     )
     assert gone_business.ok() == {"homestayBusiness": None}
+    guest = await register(router)
+    refused = await router.execute(CREATE, _stay(gone), token=guest.access_token)
+    assert refused.codes == ["HOMESTAY_UNAVAILABLE"]
     await delete_business(travel_db, cache, catalog.business_ids[1])  # leave the list as it was
 
 
