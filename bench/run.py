@@ -38,6 +38,9 @@ WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 CLIENT = os.environ.get("BENCH_CLIENT", "auto")
 CACHE_TTL_MS = os.environ.get("BENCH_CACHE_TTL_MS", "10000")
+SCALE_SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "5"))
+SCALE_CONCURRENCY = (1, 8, 32, 128)
+FLOOR_PAGES = int(os.environ.get("BENCH_FLOOR_PAGES", "400"))
 DOMAINS = (Domain.USERS, Domain.TRAVEL)
 
 HOME_QUERY = (
@@ -49,14 +52,19 @@ HOME_QUERY = (
 HOME_QUERY_TRAVEL = HOME_QUERY.replace("landlord { nickname }", "landlord { id }")
 TYPENAME_QUERY = "{ __typename }"
 
-TARGETS = {"a/b": 0.6, "b/d": 0.3, "e/a": 3.0}
+TARGETS = {"a/b": 0.9, "e/a": 10.0}
+# Upper bounds: CPU ratios, lower is better.
+CEILINGS = {"cpu b/f": 1.5}
 SCENARIOS = {
     "a": "home page through the router (2 subgraphs, no cache, no dedup)",
     "b": "home page from the travel subgraph directly (landlord { id })",
     "c": "bare uvicorn ASGI app, constant body of (b)'s size (Python ceiling)",
     "d": "{ __typename } on the travel subgraph (framework ceiling)",
     "e": "home page through the router, anonymous, response cache on",
+    "f": "home page executed in-process over in-memory records (the floor)",
 }
+# Scenarios measured in-process rather than over HTTP (no rps of a server).
+IN_PROCESS = {"f"}
 
 
 def free_port() -> int:
@@ -64,6 +72,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 # --------------------------------------------------------------------------- data
@@ -104,12 +122,15 @@ class Stack:
             **{f"{d.value.upper()}_DATABASE_URL": urls.get(d, "") for d in Domain},
         }
         self.subgraphs: dict[Domain, str] = {}
+        # Server processes by name, for their CPU time per request.
+        self.pids: dict[str, int] = {}
 
     def uvicorn(self, name: str, app: str, env: dict[str, str] | None = None) -> str:
         port = free_port()
         argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
         process = self.supervisor.start(name, argv, env={**self.env, **(env or {})})
+        self.pids[name] = process.pid
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/healthz" if name in self.env_domains() else base, process)
         return base
@@ -143,6 +164,7 @@ class Stack:
         process = self.supervisor.start(
             name, devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
         )
+        self.pids[name] = process.pid
         wait_until_up(f"http://127.0.0.1:{port}/readiness", process, timeout=90)
         return f"http://127.0.0.1:{port}/graphql"
 
@@ -201,13 +223,15 @@ def check_private_data_not_shared(router: str) -> str:
 # --------------------------------------------------------------------------- load
 
 
-def load_python(url: str, body: str, check_errors: bool) -> dict[str, Any]:
-    spec = {"url": url, "body": body, "seconds": SECONDS, "warmup": WARMUP,
-            "concurrency": CONCURRENCY, "check_errors": check_errors}  # fmt: skip
+def load_python(
+    url: str, body: str, check_errors: bool, *, seconds: float, warmup: float, concurrency: int
+) -> dict[str, Any]:
+    spec = {"url": url, "body": body, "seconds": seconds, "warmup": warmup,
+            "concurrency": concurrency, "check_errors": check_errors}  # fmt: skip
     output = subprocess.run(  # noqa: S603 - our own module
         [sys.executable, "-m", "bench.load", json.dumps(spec)],
         cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
-        timeout=SECONDS + WARMUP + 60,
+        timeout=seconds + warmup + 60,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(output.stdout)
     result["client"] = "python (bench/load.py)"
@@ -233,17 +257,19 @@ end
 """
 
 
-def load_wrk(wrk: str, url: str, body: str) -> dict[str, Any]:
+def load_wrk(
+    wrk: str, url: str, body: str, *, seconds: float, warmup: float, concurrency: int
+) -> dict[str, Any]:
     """wrk when installed. Its Lua state is per thread, so `errors` is transport + non-2xx."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK_SCRIPT)
     try:
-        if WARMUP > 0:
-            subprocess.run([wrk, "-t1", f"-c{CONCURRENCY}", f"-d{int(max(WARMUP, 1))}s",  # noqa: S603
+        if warmup > 0:
+            subprocess.run([wrk, "-t1", f"-c{concurrency}", f"-d{int(max(warmup, 1))}s",  # noqa: S603
                             "-s", script.name, url], env={**os.environ, "BENCH_BODY": body},
                            check=True, capture_output=True)  # fmt: skip
         output = subprocess.run(  # noqa: S603
-            [wrk, "-t2", f"-c{CONCURRENCY}", f"-d{int(SECONDS)}s", "-s", script.name, url],
+            [wrk, "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "-s", script.name, url],
             env={**os.environ, "BENCH_BODY": body}, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
     finally:
@@ -258,19 +284,49 @@ def load_wrk(wrk: str, url: str, body: str) -> dict[str, Any]:
         "p99_ms": raw["p99_us"] / 1000,
         "errors": raw["socket_errors"] + raw["non2xx"],
         "duration": duration,
-        "concurrency": CONCURRENCY,
+        "concurrency": concurrency,
         "client": "wrk",
     }
 
 
-def load(url: str, query: str | None, raw_body: str | None = None) -> dict[str, Any]:
+def load(
+    url: str,
+    query: str | None,
+    raw_body: str | None = None,
+    *,
+    seconds: float = SECONDS,
+    warmup: float = WARMUP,
+    concurrency: int = CONCURRENCY,
+) -> dict[str, Any]:
     body = raw_body if raw_body is not None else json.dumps({"query": query})
     wrk = shutil.which("wrk") if CLIENT in ("auto", "wrk") else None
     if CLIENT == "wrk" and wrk is None:
         raise RuntimeError("BENCH_CLIENT=wrk but wrk is not installed")
     if wrk is not None:
-        return load_wrk(wrk, url, body)
-    return load_python(url, body, check_errors=query is not None)
+        return load_wrk(wrk, url, body, seconds=seconds, warmup=warmup, concurrency=concurrency)
+    return load_python(url, body, query is not None, seconds=seconds, warmup=warmup,
+                       concurrency=concurrency)  # fmt: skip
+
+
+def load_with_cpu(
+    stack: Stack, url: str, query: str | None, raw_body: str | None = None, **timing: Any
+) -> dict[str, Any]:
+    """`load` after a separate warm-up, with each server's CPU milliseconds per request.
+
+    CPU time is the process's own (user + system, from /proc), so other load on a
+    shared machine slows the requests down but does not inflate the per-request cost.
+    """
+    warmup = timing.pop("warmup", WARMUP)
+    if warmup > 0:
+        load(url, query, raw_body, **{**timing, "seconds": warmup, "warmup": 0})
+    before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
+    result = load(url, query, raw_body, **timing, warmup=0)
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in stack.pids.items()}
+    requests = max(result["requests"], 1)
+    result["cpu_ms_per_request"] = {
+        name: round(seconds * 1000 / requests, 3) for name, seconds in used.items() if seconds
+    }
+    return result
 
 
 # --------------------------------------------------------------------------- report
@@ -281,21 +337,45 @@ def ratio(results: dict[str, dict[str, Any]], top: str, bottom: str) -> float:
     return results[top]["rps"] / denominator if denominator else 0.0
 
 
+def cpu_ratio(results: dict[str, dict[str, Any]], top: str, bottom: str) -> float:
+    """Travel's CPU per page in `top` against `bottom` (lower is better)."""
+    denominator = results[bottom]["cpu_ms_per_request"].get("travel", 0.0)
+    numerator: float = results[top]["cpu_ms_per_request"].get("travel", 0.0)
+    return numerator / denominator if denominator else 0.0
+
+
+def _cpu(result: dict[str, Any], process: str) -> str:
+    value = result.get("cpu_ms_per_request", {}).get(process)
+    return f"{value:8.2f}" if value is not None else f"{'':8}"
+
+
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\n  {'':3}{'scenario':70}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"\n  {'':3}{'scenario':70}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+          f"   CPU ms/request: {'travel':>8}{'users':>8}{'router':>8}")  # fmt: skip
     for key, result in report["scenarios"].items():
+        cpu = result.get("cpu_ms_per_request", {})
+        router = cpu.get("router-cache" if key == "e" else "router-nocache")
+        rps = f"{result['rps']:9.0f}" if "rps" in result else f"{'':9}"
+        p50 = f"{result['p50_ms']:9.1f}" if "p50_ms" in result else f"{'':9}"
+        p99 = f"{result['p99_ms']:9.1f}" if "p99_ms" in result else f"{'':9}"
+        errors = f"{result['errors']:8d}" if "errors" in result else f"{'':8}"
         print(
-            f"  ({key}) {SCENARIOS[key]:68}{result['rps']:9.0f}{result['p50_ms']:9.1f}"
-            f"{result['p99_ms']:9.1f}{result['errors']:8d}"
+            f"  ({key}) {SCENARIOS[key]:68}{rps}{p50}{p99}{errors}{'':19}"
+            f"{_cpu(result, 'travel')}{_cpu(result, 'users')}"
+            + (f"{router:8.2f}" if router is not None else "")
         )
+    print("\n  router home page (a) by connections:")
+    print(f"  {'connections':>13}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for row in report["scale"]:
+        print(f"  {row['concurrency']:13d}{row['rps']:9.0f}{row['p50_ms']:9.1f}"
+              f"{row['p99_ms']:9.1f}{row['errors']:8d}")  # fmt: skip
     print()
     for name, value in report["ratios"].items():
-        target = TARGETS.get(name)
-        verdict = (
-            ""
-            if target is None
-            else (f"target >= {target:g}: {'met' if value >= target else 'NOT met'}")
-        )
+        verdict = ""
+        if (target := TARGETS.get(name)) is not None:
+            verdict = f"target >= {target:g}: {'met' if value >= target else 'NOT met'}"
+        elif (ceiling := CEILINGS.get(name)) is not None:
+            verdict = f"target <= {ceiling:g}: {'met' if value <= ceiling else 'NOT met'}"
         print(f"  ({name}) = {value:6.2f}   {verdict}")
     print(f"\n  {report['caveat']}")
     results = RESULTS_JSON.relative_to(PROJECT_ROOT)
@@ -304,8 +384,10 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def write_chart(report: dict[str, Any]) -> str:
-    keys = list(report["scenarios"])
+    """Requests/second of the HTTP scenarios, then of the router's home page by connections."""
+    keys = [k for k in report["scenarios"] if k not in IN_PROCESS]
     rps = [report["scenarios"][k]["rps"] for k in keys]
+    scale = report["scale"]
     try:
         import matplotlib  # type: ignore[import-not-found, unused-ignore]
 
@@ -314,9 +396,18 @@ def write_chart(report: dict[str, Any]) -> str:
     except ImportError:
         from bench.png import bar_chart
 
-        bar_chart(RESULTS_PNG, [k.upper() for k in keys], rps)
+        labels = [k.upper() for k in keys] + [f"C{row['concurrency']}" for row in scale]
+        bar_chart(RESULTS_PNG, labels, rps + [row["rps"] for row in scale])
         return f"{RESULTS_PNG.relative_to(PROJECT_ROOT)} (plain bars: matplotlib not installed)"
-    figure, axis = plt.subplots(figsize=(10, 4.8))
+    figure, (axis, scale_axis) = plt.subplots(1, 2, figsize=(14, 4.8), width_ratios=(3, 2))
+    scale_axis.plot([row["concurrency"] for row in scale], [row["rps"] for row in scale], "o-")
+    scale_axis.set_xscale("log", base=2)
+    scale_axis.set_xlabel("connections (router home page)")
+    scale_axis.set_ylabel("requests / second")
+    p99_axis = scale_axis.twinx()
+    p99_axis.plot([row["concurrency"] for row in scale], [row["p99_ms"] for row in scale], "s--",
+                  color="#C44E52")  # fmt: skip
+    p99_axis.set_ylabel("p99 ms")
     labels = [f"({k}) {SCENARIOS[k].split(' (')[0]}" for k in keys]
     bars = axis.barh(labels[::-1], rps[::-1], color="#4C72B0")
     axis.bar_label(bars, labels=[f"{v:,.0f} rps" for v in rps[::-1]], padding=3)
@@ -369,24 +460,61 @@ def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     for key, (url, query, raw_body) in plan.items():
         say(f"({key}) {SCENARIOS[key]}: {WARMUP:g}s warm-up + {SECONDS:g}s at c={CONCURRENCY}")
-        results[key] = {"description": SCENARIOS[key], "url": url, **load(url, query, raw_body)}
+        results[key] = {
+            "description": SCENARIOS[key],
+            "url": url,
+            **load_with_cpu(stack, url, query, raw_body),
+        }
         say(f"    {results[key]['rps']:.0f} rps, p50 {results[key]['p50_ms']:.1f} ms, "
-            f"p99 {results[key]['p99_ms']:.1f} ms, errors {results[key]['errors']}")  # fmt: skip
+            f"p99 {results[key]['p99_ms']:.1f} ms, errors {results[key]['errors']}, "
+            f"cpu ms/request {results[key]['cpu_ms_per_request']}")  # fmt: skip
+        if key == "b":  # right after (b): the machine's other load is likeliest the same
+            say(f"(f) {SCENARIOS['f']}: {FLOOR_PAGES} pages")
+            results["f"] = {"description": SCENARIOS["f"], **floor(stack)}
+            say(f"    {results['f']['cpu_ms_per_request']['travel']:.2f} ms of CPU per page")
+    results = {key: results[key] for key in sorted(results)}
+    scale = measure_scale(stack, routers["a"], say)
     ratios = {
         "a/b": ratio(results, "a", "b"),
         "b/d": ratio(results, "b", "d"),
         "e/a": ratio(results, "e", "a"),
         "d/c": ratio(results, "d", "c"),
+        "cpu b/f": cpu_ratio(results, "b", "f"),
     }
     return {
         "scenarios": results,
         "ratios": ratios,
+        "scale": scale,
         "targets": TARGETS,
         "home_response_bytes": body_bytes,
         "private_data_check": privacy,
         "client": results["a"]["client"],
         "database": stack.database,
     }
+
+
+def floor(stack: Stack) -> dict[str, Any]:
+    """Scenario (f), in its own process: `bench.floor` on the bench's travel database."""
+    output = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bench.floor", str(FLOOR_PAGES)],
+        cwd=PROJECT_ROOT, env={**os.environ, **stack.env}, check=True, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(output.stdout)
+    return result
+
+
+def measure_scale(stack: Stack, router: str, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The router's home page (a) at growing numbers of connections: rps and p99."""
+    rows = []
+    for connections in SCALE_CONCURRENCY:
+        result = load_with_cpu(
+            stack, router, HOME_QUERY, seconds=SCALE_SECONDS, warmup=1.0, concurrency=connections
+        )
+        rows.append({key: result[key] for key in ("concurrency", "rps", "p50_ms", "p99_ms",
+                                                  "errors", "cpu_ms_per_request")})  # fmt: skip
+        say(f"    scale c={connections}: {result['rps']:.0f} rps, p99 {result['p99_ms']:.1f} ms")
+    return rows
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,7 +30,16 @@ logger = logging.getLogger("looklook.app")
 
 
 class SubgraphGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the project's context."""
+    """Strawberry's ASGI view with the project's context, and orjson for JSON."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson.JSONDecodeError is a json.JSONDecodeError: a bad body is still a 400.
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> str:
+        """Text, not bytes: the view sends bytes to a WebSocket as binary frames, which
+        graphql-ws clients do not read."""
+        return orjson.dumps(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -82,9 +92,10 @@ def create_subgraph_app(
         configure_logging(service, settings)
         setup_tracing(service, settings)
         resources = Resources.open(domain, settings, components)
-        instrument_engine(resources.db.engine)
+        if settings.tracing_enabled:
+            instrument_engine(resources.db.engine)
+            instrument_redis()
         count_statements(resources.db.engine, domain.value)
-        instrument_redis()
         app.state.resources = resources
         logger.info("%s subgraph ready", domain.value)
         try:
@@ -109,4 +120,5 @@ def create_subgraph_app(
         ],
         lifespan=lifespan,
     )
-    return instrument_asgi(app)
+    # No exporter, no spans: the middleware would create one per request for nothing.
+    return instrument_asgi(app) if settings.tracing_enabled else app

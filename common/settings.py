@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6380/0"
     # Connections per process for commands; a burst beyond it waits for a free one.
     redis_max_connections: int = Field(default=DEFAULT_REDIS_MAX_CONNECTIONS, gt=0)
+    # Read caches: seconds a subgraph keeps a value in its own memory in front of Redis
+    # (0: off). Changes reach every replica at once over pub/sub; this bounds the rest.
+    cache_local_ttl_seconds: float = Field(default=5.0, ge=0)
     # Payment-status subscriptions one payments process serves at once (one connection each).
     max_live_subscriptions: int = Field(default=1000, gt=0)
 
@@ -150,10 +153,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     otel_exporter: Literal["none", "console", "otlp"] = "none"
+    # Share of new traces recorded (parent-based: a sampled caller's trace is always
+    # continued). 1.0 records all; production sets e.g. 0.05 to bound the cost.
+    otel_traces_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     # GraphQL limits (also enforced by the router; subgraphs defend themselves).
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Spans are only worth creating when something exports them."""
+        return self.otel_exporter != "none"
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

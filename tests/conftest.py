@@ -37,6 +37,9 @@ def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
         "LOG_LEVEL": "WARNING",
         # Generous per-address limit: the whole suite logs in from one address.
         "LOGIN_ATTEMPTS_PER_ADDRESS": "10000",
+        # Subgraphs keep no values in memory: a test writing then reading sees the change
+        # without waiting for the broadcast (tests/integration/test_travel_cache.py covers it).
+        "CACHE_LOCAL_TTL_SECONDS": "0",
     }
     for domain, url in database_urls(tmp_root).items():
         env[f"{domain.value.upper()}_DATABASE_URL"] = url

@@ -8,7 +8,9 @@ from common.internal import InternalGraphQLClient
 from common.settings import Domain, Settings
 from common.tls import internal_client_context
 
-_HOMESTAY = """query OrderSnapshot($id: ID!) { homestay(id: $id) {
+# `homestayForBooking` reads the database, not travel's caches: an order is priced at the
+# price and sale state of this moment, never at a cached one.
+_HOMESTAY = """query OrderSnapshot($id: ID!) { homestayForBooking(id: $id) {
   id title subTitle banner info peopleNum rowType onSale foodInfo foodPrice homestayPrice
   marketHomestayPrice landlord { id } business { id } } }"""
 
@@ -41,7 +43,9 @@ class TravelClient:
         )
 
     async def homestay(self, homestay_id: int) -> HomestaySnapshot | None:
-        data = (await self._graphql.query(_HOMESTAY, {"id": str(homestay_id)}))["homestay"]
+        data = (await self._graphql.query(_HOMESTAY, {"id": str(homestay_id)}))[
+            "homestayForBooking"
+        ]
         if data is None:
             return None
         return HomestaySnapshot(

@@ -1,15 +1,21 @@
-"""Batch functions behind the travel subgraph's DataLoaders."""
+"""Batch functions behind the travel subgraph's DataLoaders: each reads through `TravelCache`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
 
+from common.cache import VersionedCache
+from common.context import Info
+from common.loaders import BatchFn
 from common.resources import Resources
-from subgraphs.travel import service
-from subgraphs.travel.cache import TravelCache
+from subgraphs.travel.cache import BusinessHomestayPage, CommentPage, TravelCache
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
+
+__all__ = ["BusinessHomestayPage", "CommentPage"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 async def homestays_by_id(
@@ -24,29 +30,29 @@ async def businesses_by_id(
     return await resources.component(TravelCache).businesses.get_many(ids)
 
 
-class CommentPage(NamedTuple):
-    """One homestay's comment page request: `limit` rows (one extra to detect a next page).
-
-    A tuple: every homestay on a list page makes one, as a loader key.
-    """
-
-    homestay_id: int
-    limit: int
-    before_id: int | None
-
-
 async def comment_pages(
     resources: Resources, pages: Sequence[CommentPage]
-) -> Sequence[list[CommentRecord]]:
-    """One statement per distinct (limit, cursor) — in practice one for a whole list page."""
-    groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for page in pages:
-        groups[(page.limit, page.before_id)].append(page.homestay_id)
-    found: dict[CommentPage, list[CommentRecord]] = {}
-    for (limit, before_id), homestay_ids in groups.items():
-        comments = await service.latest_comments_per_homestay(
-            resources.db, homestay_ids, limit=limit, before_id=before_id
-        )
-        for homestay_id, rows in comments.items():
-            found[CommentPage(homestay_id, limit, before_id)] = rows
-    return [found[page] for page in pages]
+) -> Sequence[list[CommentRecord] | None]:
+    """One statement per distinct (limit, cursor) on a miss — one for a whole list page."""
+    return await resources.component(TravelCache).comment_pages.get_many(pages)
+
+
+async def business_homestay_pages(
+    resources: Resources, pages: Sequence[BusinessHomestayPage]
+) -> Sequence[list[HomestayRecord] | None]:
+    """Like `comment_pages`: every business on a page in one windowed statement."""
+    return await resources.component(TravelCache).business_homestays.get_many(pages)
+
+
+async def load_through(
+    info: Info, cache: VersionedCache[K, V], batch: BatchFn[K, V | None], key: K
+) -> V | None:
+    """The value this process holds for `key`, else the request's DataLoader (batched).
+
+    A hit skips the DataLoader's future and scheduling: on a cached page, most fields'
+    values are already in memory.
+    """
+    hit, value = cache.cached(key)
+    if hit:
+        return value
+    return await info.context.loaders.get(batch).load(key)

@@ -35,6 +35,8 @@ class HomestayRecord:
     food_price: int
     homestay_price: int
     market_homestay_price: int
+    # Soft-deleted: gone from the catalog, still what a past order's reference resolves to.
+    deleted: bool = False
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> HomestayRecord:
@@ -54,6 +56,7 @@ class HomestayRecord:
             food_price=row.food_price,
             homestay_price=row.homestay_price,
             market_homestay_price=row.market_homestay_price,
+            deleted=row.del_state != 0,
         )
 
 
@@ -67,6 +70,7 @@ class BusinessRecord:
     tags: str
     boss_id: int
     on_sale: bool
+    deleted: bool = False
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> BusinessRecord:
@@ -80,6 +84,7 @@ class BusinessRecord:
             tags=row.tags,
             boss_id=row.user_id,
             on_sale=row.row_state == _ON_SALE,
+            deleted=row.del_state != 0,
         )
 
 
@@ -121,6 +126,7 @@ HOMESTAY_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.Homestay.food_price,
     models.Homestay.homestay_price,
     models.Homestay.market_homestay_price,
+    models.Homestay.del_state,
 )
 BUSINESS_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.HomestayBusiness.id,
@@ -131,6 +137,7 @@ BUSINESS_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.HomestayBusiness.tags,
     models.HomestayBusiness.user_id,
     models.HomestayBusiness.row_state,
+    models.HomestayBusiness.del_state,
 )
 COMMENT_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.HomestayComment.id,

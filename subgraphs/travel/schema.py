@@ -11,6 +11,7 @@ from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
 from common.context import Info
+from common.loaders import parse_row_id
 from common.pagination import (
     Connection,
     build_connection,
@@ -20,7 +21,16 @@ from common.pagination import (
 )
 from common.schema import build_schema
 from subgraphs.travel import service
-from subgraphs.travel.loaders import CommentPage, businesses_by_id, comment_pages, homestays_by_id
+from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
+from subgraphs.travel.loaders import (
+    BusinessHomestayPage,
+    CommentPage,
+    business_homestay_pages,
+    businesses_by_id,
+    comment_pages,
+    homestays_by_id,
+    load_through,
+)
 from subgraphs.travel.models import RowType
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
@@ -99,7 +109,8 @@ class Homestay:
 
     @strawberry.field
     async def business(self, info: Info) -> HomestayBusiness:
-        record = await info.context.loaders.get(businesses_by_id).load(self._business_id)
+        cache = _cache(info).businesses
+        record = await load_through(info, cache, businesses_by_id, self._business_id)
         if record is None:
             raise LookupError(f"homestay {self.id} points to missing business {self._business_id}")
         return HomestayBusiness.of(record)
@@ -110,12 +121,16 @@ class Homestay:
     ) -> Connection[HomestayComment]:
         size = page_size(first)
         page = CommentPage(int(self.id), size + 1, decode_id_cursor(after))
-        rows = await info.context.loaders.get(comment_pages).load(page)
-        return build_connection(rows, size, lambda r: (r.id,), HomestayComment.of)
+        rows = await load_through(info, _cache(info).comment_pages, comment_pages, page)
+        return build_connection(rows or [], size, lambda r: (r.id,), HomestayComment.of)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        record = await info.context.loaders.load_by_id(homestays_by_id, id)
+        """Also a deleted homestay: a past order's reference still resolves (from its row)."""
+        row_id = parse_row_id(id)
+        if row_id is None:
+            return None
+        record = await load_through(info, _cache(info).homestays, homestays_by_id, row_id)
         return cls.of(record) if record else None
 
 
@@ -146,18 +161,23 @@ class HomestayBusiness:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Homestay]:
         size = page_size(first)
-        rows = await service.business_homestays(
-            info.context.resources.db,
-            int(self.id),
-            limit=size + 1,
-            before_id=decode_id_cursor(after),
-        )
-        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
+        page = BusinessHomestayPage(int(self.id), size + 1, decode_id_cursor(after))
+        cache = _cache(info).business_homestays
+        rows = await load_through(info, cache, business_homestay_pages, page)
+        return build_connection(rows or [], size, lambda r: (r.id,), Homestay.of)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        record = await info.context.loaders.load_by_id(businesses_by_id, id)
+        """Also a deleted business, like `Homestay.resolve_reference`."""
+        row_id = parse_row_id(id)
+        if row_id is None:
+            return None
+        record = await load_through(info, _cache(info).businesses, businesses_by_id, row_id)
         return cls.of(record) if record else None
+
+
+def _cache(info: Info) -> TravelCache:
+    return info.context.resources.component(TravelCache)
 
 
 def _preferred_cursor(after: str | None) -> tuple[int, int] | None:
@@ -169,22 +189,33 @@ def _preferred_cursor(after: str | None) -> tuple[int, int] | None:
 class Query:
     @strawberry.field(description="A homestay by id; null if there is none.")
     async def homestay(self, info: Info, id: strawberry.ID) -> Homestay | None:
-        return await Homestay.resolve_reference(info, id)
+        record = await info.context.loaders.load_by_id(homestays_by_id, id)
+        return Homestay.of(record) if record and not record.deleted else None
+
+    @strawberry.federation.field(
+        inaccessible=True,
+        description="A homestay as the database has it now, bypassing every cache: "
+        "what orders price a booking with. Hidden from the public API.",
+    )
+    async def homestay_for_booking(self, info: Info, id: strawberry.ID) -> Homestay | None:
+        row_id = parse_row_id(id)
+        if row_id is None:
+            return None
+        record = await service.homestay_now(info.context.resources.db, row_id)
+        return Homestay.of(record) if record and not record.deleted else None
 
     @strawberry.field(description="为你优选: the curated list, in its configured order.")
     async def preferred_homestays(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Homestay]:
         size = page_size(first)
-        rows = await service.preferred_homestays(
-            info.context.resources.db, limit=size + 1, after=_preferred_cursor(after)
-        )
-        return build_connection(rows, size, lambda r: r.key, lambda r: Homestay.of(r.record))
+        rows = await _cache(info).preferred.get(PreferredPage(size + 1, _preferred_cursor(after)))
+        return build_connection(rows or [], size, lambda r: r.key, lambda r: Homestay.of(r.record))
 
     @strawberry.field(description="猜你喜欢: homestays the guest may like.")
     async def guess_homestays(self, info: Info, first: int | None = None) -> list[Homestay]:
-        rows = await service.latest_homestays(info.context.resources.db, limit=page_size(first))
-        return [Homestay.of(row) for row in rows]
+        rows = await _cache(info).latest.get(TopPage(page_size(first)))
+        return [Homestay.of(row) for row in rows or []]
 
     @strawberry.field
     async def homestay_businesses(
@@ -198,14 +229,13 @@ class Query:
 
     @strawberry.field(description="A landlord's business by id; null if there is none.")
     async def homestay_business(self, info: Info, id: strawberry.ID) -> HomestayBusiness | None:
-        return await HomestayBusiness.resolve_reference(info, id)
+        record = await info.context.loaders.load_by_id(businesses_by_id, id)
+        return HomestayBusiness.of(record) if record and not record.deleted else None
 
     @strawberry.field(description="最佳房东: the best-rated landlords.")
     async def good_bosses(self, info: Info, first: int | None = None) -> list[HomestayBusiness]:
-        rows = await service.best_rated_businesses(
-            info.context.resources.db, limit=page_size(first)
-        )
-        return [HomestayBusiness.of(row) for row in rows]
+        rows = await _cache(info).best_businesses.get(TopPage(page_size(first)))
+        return [HomestayBusiness.of(row) for row in rows or []]
 
     @strawberry.field(description="On-sale homestays whose title, subtitle or info match.")
     async def search_homestays(

@@ -9,7 +9,7 @@ what varies, so a request pays for neither building nor compiling them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select
@@ -45,7 +45,13 @@ class Ranked:
 
 
 def _on_sale(query: Select[Any]) -> Select[Any]:
-    return query.where(Homestay.row_state == RowState.ON_SALE, Homestay.del_state == 0)
+    """Homestays a guest can book: on sale, not deleted, and of a business not deleted
+    (a list never shows a homestay whose business is gone)."""
+    return query.join(HomestayBusiness, HomestayBusiness.id == Homestay.homestay_business_id).where(
+        Homestay.row_state == RowState.ON_SALE,
+        Homestay.del_state == 0,
+        HomestayBusiness.del_state == 0,
+    )
 
 
 async def _homestays(db: Database, query: Select[Any]) -> list[HomestayRecord]:
@@ -59,23 +65,35 @@ async def _businesses(db: Database, query: Select[Any]) -> list[BusinessRecord]:
 
 
 _HOMESTAYS_BY_IDS: Final = select(*HOMESTAY_COLUMNS).where(
-    Homestay.id.in_(bindparam("ids", expanding=True)), Homestay.del_state == 0
+    Homestay.id.in_(bindparam("ids", expanding=True))
 )
 
 
 async def homestays_by_ids(db: Database, ids: Sequence[int]) -> dict[int, HomestayRecord]:
-    """Every homestay with these ids, on sale or not (a past order may point to any)."""
+    """Every homestay with these ids, on sale or not, deleted or not (`record.deleted`):
+    a past order still points to it."""
     async with db.read() as connection:
         rows = await connection.execute(_HOMESTAYS_BY_IDS, {"ids": list(ids)})
         return {row.id: HomestayRecord.from_row(row) for row in rows}
 
 
+async def homestay_now(db: Database, homestay_id: int) -> HomestayRecord | None:
+    """One homestay straight from the database (no cache): the price and sale state to book
+    at. Not on sale when its business is deleted (no list shows it then either)."""
+    record = (await homestays_by_ids(db, [homestay_id])).get(homestay_id)
+    if record is None or not record.on_sale:
+        return record
+    business = (await businesses_by_ids(db, [record.business_id])).get(record.business_id)
+    return record if business and not business.deleted else replace(record, on_sale=False)
+
+
 _BUSINESSES_BY_IDS: Final = select(*BUSINESS_COLUMNS).where(
-    HomestayBusiness.id.in_(bindparam("ids", expanding=True)), HomestayBusiness.del_state == 0
+    HomestayBusiness.id.in_(bindparam("ids", expanding=True))
 )
 
 
 async def businesses_by_ids(db: Database, ids: Sequence[int]) -> dict[int, BusinessRecord]:
+    """Every business with these ids, deleted or not (`record.deleted`)."""
     async with db.read() as connection:
         rows = await connection.execute(_BUSINESSES_BY_IDS, {"ids": list(ids)})
         return {row.id: BusinessRecord.from_row(row) for row in rows}
@@ -88,12 +106,14 @@ _PREFERRED: Final = (
         HomestayActivity.id.label("activity_id"),
     )
     .join(HomestayActivity, HomestayActivity.data_id == Homestay.id)
+    .join(HomestayBusiness, HomestayBusiness.id == Homestay.homestay_business_id)
     .where(
         HomestayActivity.row_type == ActivityType.PREFERRED_HOMESTAY.value,
         HomestayActivity.row_status == 1,
         HomestayActivity.del_state == 0,
         Homestay.row_state == RowState.ON_SALE,
         Homestay.del_state == 0,
+        HomestayBusiness.del_state == 0,
     )
     .order_by(HomestayActivity.sort, HomestayActivity.id)
     .limit(bindparam("limit", type_=Integer))
@@ -135,13 +155,45 @@ async def latest_homestays(db: Database, *, limit: int) -> list[HomestayRecord]:
     )
 
 
-async def business_homestays(
-    db: Database, business_id: int, *, limit: int, before_id: int | None
-) -> list[HomestayRecord]:
-    query = _on_sale(select(*HOMESTAY_COLUMNS)).where(Homestay.homestay_business_id == business_id)
-    if before_id is not None:
-        query = query.where(Homestay.id < before_id)
-    return await _homestays(db, query.order_by(Homestay.id.desc()).limit(limit))
+def _homestays_per_business(*, paged: bool) -> Select[Any]:
+    """Up to :limit newest on-sale homestays of each of :ids, older than :before_id when `paged`."""
+    position = (
+        func.row_number()
+        .over(partition_by=Homestay.homestay_business_id, order_by=Homestay.id.desc())
+        .label("position")
+    )
+    inner = _on_sale(select(Homestay.id, position)).where(
+        Homestay.homestay_business_id.in_(bindparam("ids", expanding=True))
+    )
+    if paged:
+        inner = inner.where(Homestay.id < bindparam("before_id", type_=Integer))
+    ranked = inner.subquery()
+    return (
+        select(*HOMESTAY_COLUMNS)
+        .join(ranked, ranked.c.id == Homestay.id)
+        .where(ranked.c.position <= bindparam("limit", type_=Integer))
+        .order_by(Homestay.homestay_business_id, Homestay.id.desc())
+    )
+
+
+_HOMESTAYS_PER_BUSINESS: Final = _homestays_per_business(paged=False)
+_HOMESTAYS_PER_BUSINESS_BEFORE: Final = _homestays_per_business(paged=True)
+
+
+async def homestays_per_business(
+    db: Database, business_ids: Sequence[int], *, limit: int, before_id: int | None
+) -> dict[int, list[HomestayRecord]]:
+    """Up to `limit` newest on-sale homestays of each business, in one statement."""
+    params: dict[str, Any] = {"ids": list(business_ids), "limit": limit}
+    if before_id is None:
+        query = _HOMESTAYS_PER_BUSINESS
+    else:
+        query, params["before_id"] = _HOMESTAYS_PER_BUSINESS_BEFORE, before_id
+    result: dict[int, list[HomestayRecord]] = {bid: [] for bid in business_ids}
+    async with db.read() as connection:
+        for row in await connection.execute(query, params):
+            result[row.homestay_business_id].append(HomestayRecord.from_row(row))
+    return result
 
 
 def _like_pattern(keyword: str) -> str:

@@ -4,11 +4,12 @@ from common.app import create_subgraph_app
 from common.resources import Resources
 from common.settings import Domain
 from common.wechat.miniprogram import MiniProgramClient
+from subgraphs.users.cache import UsersCache
 from subgraphs.users.schema import schema
 
 
-def _components(resources: Resources) -> list[MiniProgramClient]:
-    return [MiniProgramClient(resources.settings)]
+def _components(resources: Resources) -> list[MiniProgramClient | UsersCache]:
+    return [MiniProgramClient(resources.settings), UsersCache(resources)]
 
 
 app = create_subgraph_app(Domain.USERS, schema, components=_components)

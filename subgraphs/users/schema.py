@@ -11,10 +11,12 @@ from common.auth.permissions import IsAuthenticated
 from common.auth.tokens import TokenPair
 from common.context import Info
 from common.errors import Unauthenticated
+from common.loaders import parse_row_id
 from common.schema import build_schema
 from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users import service
-from subgraphs.users.loaders import users_by_id
+from subgraphs.users.cache import UserRecord, UsersCache
+from subgraphs.users.loaders import cached_users_by_id, users_by_id
 from subgraphs.users.models import SexCode
 from subgraphs.users.models import User as UserRow
 
@@ -45,7 +47,7 @@ class User:
     _as_owner: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: UserRow, *, as_owner: bool = False) -> Self:
+    def from_row(cls, row: UserRow | UserRecord, *, as_owner: bool = False) -> Self:
         return cls(
             id=strawberry.ID(str(row.id)),
             nickname=row.nickname,
@@ -74,8 +76,15 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.load_by_id(users_by_id, id)
-        return cls.from_row(row) if row else None
+        """Other subgraphs' references (`_entities`): from this process's memory when it
+        holds the profile, else batched through Redis and the database."""
+        user_id = parse_row_id(id)
+        if user_id is None:
+            return None
+        hit, record = info.context.resources.component(UsersCache).users.cached(user_id)
+        if not hit:
+            record = await info.context.loaders.get(cached_users_by_id).load(user_id)
+        return cls.from_row(record) if record else None
 
 
 @strawberry.type
@@ -203,6 +212,7 @@ class Mutation:
                 info=input.info,
             ),
         )
+        await info.context.resources.component(UsersCache).users_changed(user_id)
         return User.from_row(row, as_owner=True)
 
 

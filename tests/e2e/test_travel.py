@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from redis.asyncio import Redis
 
-from common.cache import SETTLE_SECONDS
+from common.cache import CacheHub
 from common.db import Database
 from common.redis import create_redis
 from common.settings import Domain, Settings
@@ -38,13 +36,10 @@ async def catalog(travel_db: Database, landlords: list[Account]) -> Catalog:
 
 
 async def _forget_cache(settings: Settings) -> None:
-    """Make the next reads cold: drop cached rows, and outwait in-process sharing of loads."""
+    """Make the next reads cold (the test stack's subgraphs keep nothing in memory)."""
     redis: Redis = create_redis(settings.redis_url)
-    keys = [key async for key in redis.scan_iter("cache:*")]
-    if keys:
-        await redis.delete(*keys)
+    await CacheHub(redis, local_ttl_seconds=0).flush()
     await redis.aclose()
-    await asyncio.sleep(SETTLE_SECONDS + 0.2)
 
 
 async def test_home_page_lists_curated_homestays_with_business_and_landlord(
@@ -204,3 +199,46 @@ async def test_guess_and_business_lists(router: GraphQLClient, catalog: Catalog)
     second_ids = [int(e["node"]["id"]) for e in second["edges"]]
     assert first_ids == sorted(first_ids, reverse=True)
     assert max(second_ids) < min(first_ids)
+
+
+_NESTED = "id business { id title } comments(first: 2) { edges { node { content } } }"
+LISTS = {
+    # query with $first, statements in travel when cold: the list, then one per nested batch
+    "goodBosses": (
+        "query($first: Int) { goodBosses(first: $first) { id homestays(first: 2) { edges {"
+        f" node {{ {_NESTED} }} }} }} }} }}",
+        4,
+    ),
+    "homestayBusinesses": (
+        "query($first: Int) { homestayBusinesses(first: $first) { edges { node { id"
+        f" homestays(first: 2) {{ edges {{ node {{ {_NESTED} }} }} }} }} }} }} }}",
+        4,
+    ),
+    "searchHomestays": (
+        'query($first: Int) { searchHomestays(keyword: "苍山", first: $first) { edges {'
+        f" node {{ {_NESTED} }} }} }} }}",
+        3,
+    ),
+    "guessHomestays": (
+        f"query($first: Int) {{ guessHomestays(first: $first) {{ {_NESTED} }} }}",
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+async def test_every_list_costs_constant_statements_whatever_the_page_size(
+    name: str, router: GraphQLClient, stack: Stack, settings: Settings, catalog: Catalog
+) -> None:
+    """Business pages included: each business's homestays come from one windowed query."""
+    query, expected = LISTS[name]
+    travel_url = stack.subgraph_urls[Domain.TRAVEL]
+    costs = {}
+    for size in (2, 8):
+        await _forget_cache(settings)
+        before = await statements(travel_url, "travel")
+        result = (await router.execute(query, {"first": size})).ok()[name]
+        items = result["edges"] if isinstance(result, dict) else result
+        assert len(items) == size
+        costs[size] = await statements(travel_url, "travel") - before
+    assert costs[2] == costs[8] == expected, costs
