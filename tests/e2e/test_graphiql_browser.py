@@ -1,0 +1,142 @@
+"""The router's GraphiQL in a real browser (Debian's chromium, driven by playwright-core):
+it renders offline, runs the home page query, and a subscription started from it with
+the token typed into its Headers editor shows the payment succeed.
+
+The browser side is tests/browser/graphiql.mjs; it reports each step as a JSON line and
+this test pays in the WeChat sandbox once the page shows the subscription's first event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.db import Database
+from common.settings import PROJECT_ROOT
+from tests.support.graphql import GraphQLClient
+from tests.support.payments import PAYMENT_STATUS, book, pay_init, prepay_id, sandbox_pay
+from tests.support.stack import Stack
+from tests.support.subscriptions import SubscriptionError, subscribe_sse
+from tests.support.travel import make_catalog
+from tests.support.users import register, wechat_account
+
+pytestmark = pytest.mark.e2e
+
+BROWSER_TESTS = PROJECT_ROOT / "tests" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+# Bounds a hung browser only; each step inside the script has its own limit.
+SCRIPT_SECONDS = 240.0
+FIRST_HOMESTAY = "{ preferredHomestays(first: 1) { edges { node { title } } } }"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the GraphiQL browser test needs it (CI installs it)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: `apt-get install chromium` (CI installs it)")
+    if not (BROWSER_TESTS / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("tests/browser has no node_modules: run `npm ci` there (make test does)")
+    return node
+
+
+async def _page_of(url: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=60) as http:
+        return await http.get(url, headers={"Accept": "text/html", "Accept-Encoding": "br, gzip"})
+
+
+async def test_graphiql_serves_one_compressed_offline_page(stack: Stack) -> None:
+    response = await _page_of(stack.router_url)
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "br"
+    assert "Accept-Encoding" in response.headers["vary"]
+    page = response.text  # decoded by httpx
+    assert "<title>looklook GraphQL</title>" in page
+    assert "laboratory" not in page.lower()
+    assert "https://unpkg.com" not in page and "cdn.jsdelivr" not in page
+    print(f"GraphiQL page: {len(page.encode())} B, {len(response.content)} B as sent")
+    compressed = int(response.headers["content-length"])
+    assert compressed < len(page.encode()) / 3
+
+
+@pytest.mark.usefixtures("background_jobs")  # the worker wakes subscriptions on payment
+async def test_develop_in_graphiql_then_watch_a_payment(
+    stack: Stack, router: GraphQLClient, travel_db: Database, tmp_path: Path
+) -> None:
+    node = _node()
+    landlord = await register(router, nickname="浏览器房东")
+    catalog = await make_catalog(travel_db, [int(landlord.user_id)], preferred=2)
+    first = (await router.execute(FIRST_HOMESTAY)).ok()["preferredHomestays"]["edges"]
+    payer = await wechat_account(router, stack.sandbox_url, "浏览器住客")
+    order = await book(router, payer, catalog.homestay_ids[0], start_in=45)
+    params = (await pay_init(router, payer, order["sn"])).ok()["wxPayHomestayOrder"]
+
+    screenshots = tmp_path / "screenshots"
+    screenshots.mkdir()
+    arguments = {
+        "url": stack.router_url,
+        "expectTitle": first[0]["node"]["title"],
+        "token": payer.access_token,
+        "orderSn": order["sn"],
+        "badToken": "not-a-token",
+        "screenshots": str(screenshots),
+        "userDataDir": str(tmp_path / "chromium-profile"),  # fresh: no stored tabs
+        "executablePath": str(CHROMIUM),
+    }
+    script = await asyncio.create_subprocess_exec(
+        node,
+        str(BROWSER_TESTS / "graphiql.mjs"),
+        json.dumps(arguments),
+        cwd=BROWSER_TESTS,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert script.stdout is not None
+    steps: dict[str, dict[str, Any]] = {}
+
+    async def follow() -> None:
+        assert script.stdout is not None
+        async for line in script.stdout:
+            report = json.loads(line)
+            print("browser:", report)
+            assert "error" not in report, f"{report['error']} (screenshots in {screenshots})"
+            steps[report["step"]] = report
+            if report["step"] == "subscribed":
+                await sandbox_pay(stack.sandbox_url, prepay_id(params))
+
+    try:
+        await asyncio.wait_for(follow(), SCRIPT_SECONDS)
+    finally:
+        if script.returncode is None:
+            script.kill()
+        await script.wait()
+    assert script.returncode == 0
+    assert list(steps) == ["rendered", "docs", "queried", "subscribed", "paid", "refused", "done"]
+
+    rendered = steps["rendered"]
+    assert rendered["title"] == "looklook GraphQL"
+    assert rendered["contentEncoding"] in ("br", "gzip")
+    assert steps["done"]["elsewhere"] == []  # nothing from a CDN
+    assert steps["subscribed"]["shows"] == '"payStatus": "WAITING"'
+    assert {"query: Query", "mutation: Mutation", "subscription: Subscription"} <= set(
+        steps["docs"]["rootTypes"]
+    )
+    # A refused subscription shows the error the router sends (UNAUTHENTICATED once the
+    # router stops masking the payments subgraph's code), not a broken page.
+    with pytest.raises(SubscriptionError) as refused:
+        async with subscribe_sse(
+            router.url, PAYMENT_STATUS, {"sn": order["sn"]}, token="not-a-token"
+        ) as live:
+            await live.next()
+    assert steps["refused"]["codes"] == refused.value.codes
+    print(
+        f"first render {rendered['ms']} ms ({rendered['transferBytes']} B "
+        f"{rendered['contentEncoding']}, {rendered['pageBytes']} B page), "
+        f"home page query shown in {steps['queried']['ms']} ms; "
+        f"refused subscription shows {steps['refused']['codes']}"
+    )
