@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 
 from common.db import Database
-from common.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT, Domain, Settings
 from tests.support.graphql import GraphQLClient
 from tests.support.payments import PAYMENT_STATUS, book, pay_init, prepay_id, sandbox_pay
 from tests.support.stack import Stack
@@ -35,12 +36,19 @@ SCRIPT_SECONDS = 240.0
 FIRST_HOMESTAY = "{ preferredHomestays(first: 1) { edges { node { title } } } }"
 
 
+def _missing(reason: str) -> NoReturn:
+    """Skip locally; in CI (which installs node and chromium) a missing tool is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: the GraphiQL browser test needs it (CI installs it)")
+        _missing("node is not installed: the GraphiQL browser test needs it (.ci/run installs it)")
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `apt-get install chromium` (CI installs it)")
+        _missing(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)")
     if not (BROWSER_TESTS / "node_modules" / "playwright-core").is_dir():
         pytest.fail("tests/browser has no node_modules: run `npm ci` there (make test does)")
     return node
@@ -63,6 +71,18 @@ async def test_graphiql_serves_one_compressed_offline_page(stack: Stack) -> None
     print(f"GraphiQL page: {len(page.encode())} B, {len(response.content)} B as sent")
     compressed = int(response.headers["content-length"])
     assert compressed < len(page.encode()) / 3
+
+
+@pytest.mark.parametrize("domain", list(Domain))
+async def test_a_subgraph_points_browsers_to_the_routers_graphiql(
+    stack: Stack, settings: Settings, domain: Domain
+) -> None:
+    response = await _page_of(stack.subgraph_urls[domain])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert f'href="http://127.0.0.1:{settings.router_port}/graphql"' in page
+    assert "<script" not in page  # nothing to load, from a CDN or elsewhere
 
 
 @pytest.mark.usefixtures("background_jobs")  # the worker wakes subscriptions on payment
