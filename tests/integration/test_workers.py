@@ -33,7 +33,7 @@ from workers.broker import create_broker
 # Only a stuck run waits this long: Dramatiq's own retries of a failing close (5, backoff
 # 1 s → 60 s, each run at most 60 s) end well within it.
 HANG_GUARD_SECONDS = 300.0
-WORKER_BOOT_SECONDS = 30.0
+WORKER_BOOT_SECONDS = 180.0  # bounds a hung boot only: a worker that exits fails at once
 HEARTBEATS = "dramatiq:__heartbeats__"
 
 
