@@ -45,6 +45,10 @@ export const graphiqlOptions: GraphiQLOptions = {
   title: 'looklook GraphQL',
   defaultQuery: HOME_PAGE_QUERY,
   subscriptionsProtocol: 'SSE',
+  // GraphiQL sends an SSE subscription as a GET; without a token it would carry no
+  // non-simple header and CSRF prevention would refuse it before the subgraph could say
+  // UNAUTHENTICATED. A same-origin page may add one (a cross-site form cannot).
+  additionalHeaders: { 'x-graphql-csrf': 'graphiql' },
   defaultEditorToolsVisibility: 'headers',
 };
 

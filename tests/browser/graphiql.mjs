@@ -14,7 +14,7 @@ const report = (step, details = {}) => console.log(JSON.stringify({ step, ...det
 
 // Monaco renders editor lines as DOM text with non-breaking spaces; compare plain text.
 const textOf = (page, selector) =>
-  page.locator(selector).first().evaluate((el) => el.textContent.replace(/\s+/g, ' '));
+  page.locator(selector).first().evaluate((el) => el.innerText.replace(/\s+/g, ' '));
 
 async function waitForText(page, selector, predicate, what) {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
@@ -28,19 +28,29 @@ async function waitForText(page, selector, predicate, what) {
 }
 
 // Replaces an editor's whole text as if pasted (typing would trigger auto-closed brackets).
+// Forced: Monaco's own overlays (line margin, decorations) sit on top of the text layer.
 async function setEditor(page, selector, text) {
-  await page.locator(`${selector} .monaco-editor .view-lines`).filter({ visible: true }).first().click();
+  await page.locator(`${selector} .monaco-editor .view-lines`).filter({ visible: true }).first().click({ force: true });
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.press('Delete');
   await page.keyboard.insertText(text);
 }
 
+const EXECUTE = '.graphiql-execute-button'; // labelled "Execute query …" or "Stop query …"
+
 async function run(page) {
-  await page.locator('.graphiql-execute-button').click(); // runs, or stops a subscription
+  await page.locator(`${EXECUTE}[aria-label^="Execute"]`).click();
+}
+
+async function stopIfRunning(page) {
+  const stop = page.locator(`${EXECUTE}[aria-label^="Stop"]`);
+  if (await stop.count()) await stop.click();
+  await page.locator(`${EXECUTE}[aria-label^="Execute"]`).waitFor({ timeout: STEP_TIMEOUT_MS });
 }
 
 const RESPONSE = '.graphiql-response';
 const QUERY_EDITOR = '.graphiql-query-editor';
+const HEADERS_EDITOR = 'section.graphiql-editor-tool[aria-label="Headers"]';
 
 const browser = await chromium.launchPersistentContext(args.userDataDir, {
   executablePath: args.executablePath ?? '/usr/bin/chromium',
@@ -95,7 +105,7 @@ try {
   await screenshot('home-page');
 
   await page.getByRole('button', { name: 'Headers' }).click();
-  await setEditor(page, '.graphiql-editor-tool', JSON.stringify({ Authorization: `Bearer ${args.token}` }));
+  await setEditor(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${args.token}` }));
   const subscription = `subscription { paymentStatus(orderSn: "${args.orderSn}") { sn orderSn payStatus payTotal } }`;
   await setEditor(page, QUERY_EDITOR, subscription);
   await run(page);
@@ -108,8 +118,8 @@ try {
   await screenshot('payment-status');
 
   if (args.badToken) {
-    await run(page); // stops the running subscription
-    await setEditor(page, '.graphiql-editor-tool', JSON.stringify({ Authorization: `Bearer ${args.badToken}` }));
+    await stopIfRunning(page);
+    await setEditor(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${args.badToken}` }));
     await run(page);
     const refused = await waitForText(page, RESPONSE, (t) => t.includes('"errors"'), 'the refusal of a bad token');
     report('refused', { codes: [...refused.matchAll(/"code": "(\w+)"/g)].map((m) => m[1]) });
