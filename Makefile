@@ -7,14 +7,14 @@ PRIVATE_UV := .tools/venv/bin/uv
 UV := $(shell command -v uv 2>/dev/null || echo $(PRIVATE_UV))
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv check-node install install-python install-router compose check-schema lint lint-schema fmt typecheck migrate certs bench clean
+.PHONY: dev test ensure-uv check-node install install-python install-router install-browser-tests compose check-schema lint lint-schema fmt typecheck migrate certs bench clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
 	$(RUN) looklook dev
 
 ## test: the full test suite (TEST_DATABASE_URL / TEST_REDIS_URL select real servers)
-test: install
+test: install install-browser-tests
 	$(RUN) pytest
 
 install: install-python install-router
@@ -52,6 +52,14 @@ install-router: router/node_modules/.package-lock.json
 router/node_modules/.package-lock.json: router/package-lock.json router/package.json
 	@$(MAKE) --no-print-directory check-node
 	cd router && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# playwright-core for the GraphiQL browser test; it drives the system's chromium
+# (`apt-get install chromium`) and downloads no browser of its own.
+install-browser-tests: tests/browser/node_modules/.package-lock.json
+
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
 	@touch $@
 
 ## compose: export every subgraph's SDL into schema/ and compose schema/supergraph.graphql

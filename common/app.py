@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from common.context import Context
+from common.explorer import router_graphiql_pointer
 from common.logs import configure_logging
 from common.metrics import count_statements, metrics_endpoint
 from common.resources import ComponentFactory, Resources
@@ -30,7 +32,16 @@ logger = logging.getLogger("looklook.app")
 
 
 class SubgraphGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the project's context, and orjson for JSON."""
+    """Strawberry's ASGI view with the project's context, and orjson for JSON.
+
+    A browser's GET (outside production) gets a pointer to the router's GraphiQL
+    instead of Strawberry's CDN-loaded GraphiQL (see `common.explorer`).
+    """
+
+    def __init__(self, schema: BaseSchema, *, subgraph: str, router_port: int, **options: Any):
+        super().__init__(schema, **options)
+        self.subgraph = subgraph
+        self.router_port = router_port
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError is a json.JSONDecodeError: a bad body is still a 400.
@@ -40,6 +51,11 @@ class SubgraphGraphQL(GraphQL[Context, None]):
         """Text, not bytes: the view sends bytes to a WebSocket as binary frames, which
         graphql-ws clients do not read."""
         return orjson.dumps(data).decode()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return router_graphiql_pointer(
+            request, subgraph=self.subgraph, router_port=self.router_port
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -105,6 +121,8 @@ def create_subgraph_app(
 
     graphql = SubgraphGraphQL(
         schema,
+        subgraph=domain.value,
+        router_port=settings.router_port,
         graphql_ide=None if settings.is_production else "graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         connection_init_wait_timeout=timedelta(seconds=10),

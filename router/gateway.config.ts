@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { defineConfig, type GatewayConfig, type GatewayPlugin } from '@graphql-hive/gateway';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { upstreamAgent, upstreamTransports } from './tls.ts';
+import { compressPages, graphiqlOptions, renderGraphiQL } from './graphiql.ts';
 
 const env = process.env;
 const production = env.ENV === 'production';
@@ -209,9 +210,10 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   // A request a browser could send cross-site without a CORS preflight (a GET, a form
   // POST) must carry one of these non-simple headers; JSON POSTs are exempt already.
   csrfPrevention: { requestHeaders: ['x-graphql-csrf', 'authorization'] },
-  graphiql: production ? false : { title: 'looklook GraphQL' },
+  graphiql: production ? false : graphiqlOptions,
+  renderGraphiQL,
   landingPage: !production,
-  plugins: () => [codeBadVariables, codeLimitErrors, clientContext],
+  plugins: () => [codeBadVariables, codeLimitErrors, clientContext, compressPages],
   responseCaching,
   prometheus: { endpoint: '/metrics', metrics: { graphql_envelop_request_time_summary: true } },
   openTelemetry: otlpEndpoint ? { traces: true } : undefined,
