@@ -19,6 +19,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from common.context import Context
+from common.limits import RequestLimits
 from common.logs import configure_logging
 from common.metrics import count_statements, metrics_endpoint
 from common.resources import ComponentFactory, Resources
@@ -109,4 +110,9 @@ def create_subgraph_app(
         ],
         lifespan=lifespan,
     )
-    return instrument_asgi(app)
+    bounded = RequestLimits(
+        app,
+        max_body_bytes=settings.request_max_body_bytes,
+        max_json_depth=settings.request_max_json_depth,
+    )
+    return instrument_asgi(bounded)
