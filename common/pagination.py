@@ -28,9 +28,17 @@ _CURSOR_VERSION = "v1"
 # page holds `first` items (its SDL default is the default page size, so an omitted
 # `first` is counted as what it returns). On a connection the page sizes `edges`.
 CONNECTION_SIZE = ListSize(
-    slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False
+    assumed_size=strawberry.UNSET,  # not printed: the page size comes from `first`
+    slicing_arguments=["first"],
+    sized_fields=["edges"],
+    require_one_slicing_argument=False,
 )
-LIST_SIZE = ListSize(slicing_arguments=["first"], require_one_slicing_argument=False)
+LIST_SIZE = ListSize(
+    assumed_size=strawberry.UNSET,  # not printed: the page size comes from `first`
+    slicing_arguments=["first"],
+    sized_fields=strawberry.UNSET,
+    require_one_slicing_argument=False,
+)
 
 
 @strawberry.federation.type(shareable=True)  # every subgraph with lists defines it
