@@ -142,6 +142,7 @@ export function serveAdmin(host: string, port: number, apiUrl: string) {
       response.end();
     }
   });
+  server.on('error', (error) => console.error(`[router] admin listener on ${host}:${port}:`, error));
   server.listen(port, host);
   server.unref();
   return server;
