@@ -86,6 +86,8 @@ class RequestLimits:
         )
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
+            if declared <= self.max_body_bytes * _DRAIN_FACTOR:
+                await _drain(receive)
             await _refuse(send, *too_large)
             return
         # Read the whole body first (at most the limit), so nothing downstream ever holds
@@ -100,6 +102,8 @@ class RequestLimits:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body"):
+                    await _drain(receive, budget=self.max_body_bytes * _DRAIN_FACTOR - size)
                 await _refuse(send, *too_large)
                 return
             chunks.append(chunk)
@@ -132,6 +136,23 @@ class RequestLimits:
             return message
 
         return bounded
+
+
+# A refused body up to this many times the limit is read (and dropped) before the 413,
+# so an ordinary client, still sending, reads the answer instead of a reset connection.
+# Nothing is kept; anything larger gets the 413 at once and the connection is closed.
+_DRAIN_FACTOR: Final = 8
+
+
+async def _drain(receive: Receive, budget: int | None = None) -> None:
+    while budget is None or budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        if budget is not None:
+            budget -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 def _content_length(scope: Scope) -> int | None:

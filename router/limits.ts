@@ -71,7 +71,9 @@ export function valueDepthExceeds(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** The body as text, or null as soon as it grows past `max` bytes (the rest is not read). */
+const DRAIN_FACTOR = 8;
+
+/** The body as text, or null once it grows past `max` bytes (nothing more is kept). */
 async function readBounded(request: Request, max: number): Promise<string | null> {
   if (!request.body) return '';
   const reader = request.body.getReader();
@@ -82,6 +84,13 @@ async function readBounded(request: Request, max: number): Promise<string | null
     if (done) break;
     size += value.byteLength;
     if (size > max) {
+      // Read (and drop) up to DRAIN_FACTOR times the limit, so a client still sending
+      // reads the 413 instead of a reset connection; beyond that, stop reading.
+      while (size <= max * DRAIN_FACTOR) {
+        const next = await reader.read();
+        if (next.done) return null;
+        size += next.value.byteLength;
+      }
       await reader.cancel().catch(() => undefined);
       return null;
     }
@@ -128,7 +137,13 @@ export function requestLimits(limits: RequestLimits): GatewayPlugin {
         endResponse(
           new fetchAPI.Response(refusalBody(tooLarge), {
             status: 413,
-            headers: { 'content-type': 'application/json', connection: 'close' },
+            // Up to DRAIN_FACTOR times the limit, Node reads and drops the unread body
+            // after this answer, so the client, still sending, can read it; beyond
+            // that the connection is closed.
+            headers: {
+              'content-type': 'application/json',
+              ...(declared > limits.maxBodyBytes * DRAIN_FACTOR ? { connection: 'close' } : {}),
+            },
           }),
         );
       }
@@ -152,10 +167,14 @@ export function requestLimits(limits: RequestLimits): GatewayPlugin {
         }
       });
     },
-    onParams({ params }) {
+    // An answer, not a throw: over WebSocket a thrown error closes the client's socket.
+    onParams({ params, setResult }) {
       const query = typeof params.query === 'string' ? params.query : '';
-      if (Buffer.byteLength(query) > limits.maxDocumentBytes) throw refusalError(documentTooLarge);
-      if (valueDepthExceeds(params.variables, limits.maxJsonDepth)) throw refusalError(tooDeep);
+      if (Buffer.byteLength(query) > limits.maxDocumentBytes) {
+        setResult({ errors: [refusalError(documentTooLarge)] });
+      } else if (valueDepthExceeds(params.variables, limits.maxJsonDepth)) {
+        setResult({ errors: [refusalError(tooDeep)] });
+      }
     },
     onExecute: checkVariables,
     onSubscribe: checkVariables,

@@ -24,7 +24,7 @@ from tests.support.stack import Stack
 PRODUCTION = {"ENV": "production", "WECHAT_PAY_APIV3_KEY": "p" * 32}
 # Short, so a request the router mishandles around its upstream timeout shows within
 # the test (the deep-variable crash happened when that timer fired).
-UPSTREAM_TIMEOUT_MS = 1500
+UPSTREAM_TIMEOUT_MS = 4000
 
 
 @dataclass

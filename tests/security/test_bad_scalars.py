@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.security.conftest import LoggedSubgraph, ProductionRouter
+from tests.support.graphql import GraphQLClient
 from tests.support.users import register
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +26,12 @@ def _stay(start: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("start", ["2031-02-30", 5, {}, ["2031-03-01"], "tomorrow"])
 async def test_malformed_dates_are_bad_user_input(
-    production_router: ProductionRouter, production_orders: LoggedSubgraph, start: Any
+    production_router: ProductionRouter,
+    production_orders: LoggedSubgraph,
+    router: GraphQLClient,
+    start: Any,
 ) -> None:
-    guest = await register(production_router.client)
+    guest = await register(router)  # argon2 may outlast the production router's short timeout
     result = await production_router.client.execute(CREATE, _stay(start), token=guest.access_token)
     assert result.codes == ["BAD_USER_INPUT"], result.errors
     assert result.errors[0]["extensions"]["field"] == "liveStartDate"
@@ -35,9 +39,9 @@ async def test_malformed_dates_are_bad_user_input(
 
 
 async def test_malformed_date_literal_is_bad_user_input(
-    production_router: ProductionRouter, production_orders: LoggedSubgraph
+    production_router: ProductionRouter, production_orders: LoggedSubgraph, router: GraphQLClient
 ) -> None:
-    guest = await register(production_router.client)
+    guest = await register(router)
     result = await production_router.client.execute(CREATE_LITERAL, token=guest.access_token)
     assert result.codes == ["BAD_USER_INPUT"], result.errors
     assert production_orders.errors_logged() == []
@@ -45,9 +49,12 @@ async def test_malformed_date_literal_is_bad_user_input(
 
 @pytest.mark.parametrize("sn", [{}, 1.5, [1], True])
 async def test_malformed_ids_are_bad_user_input(
-    production_router: ProductionRouter, production_orders: LoggedSubgraph, sn: Any
+    production_router: ProductionRouter,
+    production_orders: LoggedSubgraph,
+    router: GraphQLClient,
+    sn: Any,
 ) -> None:
-    guest = await register(production_router.client)
+    guest = await register(router)
     result = await production_router.client.execute(ORDER, {"sn": sn}, token=guest.access_token)
     assert result.codes == ["BAD_USER_INPUT"], result.errors
     assert production_orders.errors_logged() == []
