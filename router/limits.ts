@@ -1,12 +1,14 @@
 // Request bounds: no single request may take the router down or make it hold much memory.
 //
 // Why: custom scalars (`Date`, `DateTime`, `_Any`) accept any JSON in variables, so a
-// `Date` variable nested 5,000 levels deep used to pass the router; the gateway's logger
-// copies log attributes recursively (`unwrapAttrVal` in @graphql-hive/logger), the
-// execution request and its variables among them, and overflowed the stack
-// (RangeError) in the middle of a subgraph call. That call's promise chain was left
-// broken; when the 30 s upstream-timeout signal fired, its rejection had no handler and
-// Node exits on an unhandled rejection. So, before any work:
+// `Date` variable nested 5,000 levels deep used to pass the router. During the subgraph
+// call the gateway's logger copies log attributes recursively (`unwrapAttrVal` in
+// @graphql-hive/logger), the variables among them, and overflowed the stack: the
+// executor threw synchronously. The upstream-timeout plugin (`useUpstreamTimeout`)
+// had already armed a deferred promise that its timer rejects; it only races that
+// promise when the executor returns a promise, so after a synchronous throw nothing
+// awaited it: when the timer fired (30 s later) the rejection was unhandled and Node
+// exited. So, before any work:
 //
 // - bodies above ROUTER_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE (by Content-Length, or
 //   while reading a chunked body: nothing beyond the limit is buffered);
