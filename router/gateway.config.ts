@@ -190,7 +190,8 @@ const limits = requestLimits({
 const demandControl: GatewayConfig['demandControl'] = {
   maxCost: int('ROUTER_MAX_COST', 5000),
   listSize: int('ROUTER_ASSUMED_LIST_SIZE', 50),
-  includeExtensionMetadata: !production,
+  // ROUTER_REPORT_COST=true adds `extensions.cost: {estimated, max}` to every response.
+  includeExtensionMetadata: env.ROUTER_REPORT_COST === 'true',
 };
 const adminPort = int('ROUTER_ADMIN_PORT', production ? 4091 : 0);
 const apiHost = env.ROUTER_HOST ?? '127.0.0.1';
