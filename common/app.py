@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from common.context import Context
 from common.explorer import router_graphiql_pointer
+from common.limits import RequestLimits
 from common.logs import configure_logging
 from common.metrics import count_statements, metrics_endpoint
 from common.resources import ComponentFactory, Resources
@@ -138,5 +139,10 @@ def create_subgraph_app(
         ],
         lifespan=lifespan,
     )
+    bounded = RequestLimits(
+        app,
+        max_body_bytes=settings.request_max_body_bytes,
+        max_json_depth=settings.request_max_json_depth,
+    )
     # No exporter, no spans: the middleware would create one per request for nothing.
-    return instrument_asgi(app) if settings.tracing_enabled else app
+    return instrument_asgi(bounded) if settings.tracing_enabled else bounded

@@ -8,11 +8,13 @@ never on the message. Anything else is a bug: it is logged with its trace id by
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 logger = logging.getLogger("looklook.errors")
@@ -32,6 +34,9 @@ class ErrorCode(StrEnum):
     WECHAT_ACCOUNT_REQUIRED = "WECHAT_ACCOUNT_REQUIRED"
     WECHAT_LOGIN_FAILED = "WECHAT_LOGIN_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    BAD_REQUEST = "BAD_REQUEST"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    COST_ESTIMATED_TOO_EXPENSIVE = "COST_ESTIMATED_TOO_EXPENSIVE"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -106,18 +111,46 @@ def _intended_code(error: GraphQLError) -> str | None:
     return None
 
 
+def _is_request_error(error: GraphQLError) -> bool:
+    """Raised by graphql-core or Strawberry about the request itself (parse, validation,
+    input coercion), never by a resolver: such an error carries no exception of a bug."""
+    return error.original_error is None or isinstance(error.original_error, GraphQLError)
+
+
+# graphql-core: "Variable '$input' has invalid value at .liveStartDate: …" (or no path).
+_VARIABLE_ERROR = re.compile(
+    r"^Variable '\$(?P<variable>\w+)' (?:has|got) invalid value(?: at '?(?P<path>[\w.\[\]]+))?"
+)
+
+
 def _request_error_code(error: GraphQLError) -> ErrorCode:
     """Classify errors graphql-core raises before any resolver runs."""
     if isinstance(error, GraphQLSyntaxError):
         return ErrorCode.GRAPHQL_PARSE_FAILED
-    if error.message.startswith("Variable '$"):
+    if (
+        error.message.startswith("Variable '$")
+        or isinstance(error, StrawberryInputCoercionError)
+        or isinstance(error.original_error, StrawberryInputCoercionError)
+    ):
+        # A value a scalar cannot parse (a `Date` of "2031-02-30", a number for a string…).
         return ErrorCode.BAD_USER_INPUT
     return ErrorCode.GRAPHQL_VALIDATION_FAILED
 
 
+def _input_details(error: GraphQLError) -> dict[str, str]:
+    """`variable` and `field` of a bad variable, so a client can point at its input."""
+    match = _VARIABLE_ERROR.match(error.message)
+    if match is None:
+        return {}
+    steps = [step for step in re.split(r"[.\[\]]", match["path"] or "") if step]
+    names = [step for step in steps if not step.isdigit()]
+    field = names[-1] if names else match["variable"]
+    return {"variable": match["variable"], "field": field}
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors that come from a bug or an outage rather than the request."""
-    return error.original_error is not None and _intended_code(error) is None
+    return not _is_request_error(error) and _intended_code(error) is None
 
 
 class ErrorCodes(MaskErrors):
@@ -137,14 +170,29 @@ class ErrorCodes(MaskErrors):
         return processed
 
 
+# graphql-core's suggestions: 'Cannot query field "x" on type "User". Did you mean "y"?'
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class ProductionErrorCodes(ErrorCodes):
+    """`ErrorCodes` that also drops graphql-core's "Did you mean …?" suggestions, which
+    would reveal the names of fields (and so the schema) to anyone probing."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if "Did you mean" in error.message:
+                error.message = _SUGGESTION.sub("", error.message)
+        return processed
+
+
 def code_request_errors(errors: list[GraphQLError]) -> None:
     """Give parse, validation and variable errors their code (graphql-core sets none)."""
     for error in errors:
-        if error.original_error is None and not (error.extensions or {}).get("code"):
-            error.extensions = {
-                **(error.extensions or {}),
-                "code": _request_error_code(error).value,
-            }
+        if _is_request_error(error) and not (error.extensions or {}).get("code"):
+            code = _request_error_code(error)
+            details = _input_details(error) if code is ErrorCode.BAD_USER_INPUT else {}
+            error.extensions = {**(error.extensions or {}), **details, "code": code.value}
 
 
 def log_errors(errors: list[GraphQLError]) -> None:

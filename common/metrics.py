@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 from time import perf_counter
 from typing import ClassVar
 
@@ -39,13 +41,28 @@ DURATION = Histogram(
 )
 DB_STATEMENTS = Counter("db_statements_total", "SQL statements sent to the database.", ["service"])
 
-# Operation names come from clients: cap them so one cannot blow up label storage.
-MAX_OPERATION_NAME = 64
+# Operation names come from clients: only known ones become labels (the list is shared
+# with the router), so one client cannot create a series per name it makes up.
+OPERATION_NAMES_FILE = Path(__file__).with_name("operation_names.txt")
+OTHER_OPERATION = "other"
+
+
+@lru_cache(maxsize=1)
+def known_operation_names() -> frozenset[str]:
+    lines = OPERATION_NAMES_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def operation_label(name: str | None) -> str:
+    """The label of an operation name: itself if known, else `other` (`anonymous` if none)."""
+    if not name:
+        return "anonymous"
+    return name if name in known_operation_names() else OTHER_OPERATION
 
 
 def _operation_labels(context: ExecutionContext) -> tuple[str, str]:
     """(operation_name, operation_type) of the operation, for labels."""
-    name = (context.operation_name or "anonymous")[:MAX_OPERATION_NAME]
+    name = operation_label(context.operation_name)
     try:
         kind: str = context.operation_type.value
     except RuntimeError:  # unparseable, or operationName names no operation in the document

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 
 from common.errors import BadUserInput
 
@@ -22,6 +23,22 @@ R = TypeVar("R")
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
 _CURSOR_VERSION = "v1"
+
+# Federation 2.9 @listSize, read by the router's query-cost estimate (demandControl): a
+# page holds `first` items (its SDL default is the default page size, so an omitted
+# `first` is counted as what it returns). On a connection the page sizes `edges`.
+CONNECTION_SIZE = ListSize(
+    assumed_size=strawberry.UNSET,  # not printed: the page size comes from `first`
+    slicing_arguments=["first"],
+    sized_fields=["edges"],
+    require_one_slicing_argument=False,
+)
+LIST_SIZE = ListSize(
+    assumed_size=strawberry.UNSET,  # not printed: the page size comes from `first`
+    slicing_arguments=["first"],
+    sized_fields=strawberry.UNSET,
+    require_one_slicing_argument=False,
+)
 
 
 @strawberry.federation.type(shareable=True)  # every subgraph with lists defines it

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     ParserCache,
@@ -17,7 +17,9 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
-from common.errors import ErrorCodes, code_request_errors, log_errors
+from common.cost import query_cost_limit
+from common.documents import document_limits
+from common.errors import ErrorCodes, ProductionErrorCodes, code_request_errors, log_errors
 from common.metrics import graphql_metrics_extension
 from common.settings import get_settings
 
@@ -39,19 +41,29 @@ class SubgraphSchema(strawberry.federation.Schema):
 def _validation_rules() -> list[type[ASTValidationRule]]:
     """Built once: rule classes rebuilt per request would defeat the validation cache."""
     settings = get_settings()
-    return [
+    rules: list[type[ASTValidationRule]] = [
         max_depth_rule(settings.graphql_max_depth, None, None),
         max_aliases_rule(settings.graphql_max_aliases),
     ]
+    if settings.is_production:
+        # The router composes from the committed SDL: nothing needs live introspection
+        # (`_service { sdl }` is a plain field and keeps working).
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
 
 
 def schema_extensions(service: str) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    settings = get_settings()
     rules = _validation_rules()
     return [
+        # Before ParserCache, which parses on entering `on_parse`.
+        document_limits(settings.graphql_max_document_bytes, settings.graphql_max_nesting),
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        ErrorCodes,
+        query_cost_limit(settings.graphql_max_cost),
+        # Production hides "Did you mean …?" (it would reveal field names).
+        ProductionErrorCodes if settings.is_production else ErrorCodes,
         graphql_metrics_extension(service),
     ]
 

@@ -160,6 +160,15 @@ class Settings(BaseSettings):
     # GraphQL limits (also enforced by the router; subgraphs defend themselves).
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
+    # Request bounds, checked before any parsing (common/limits.py): bigger bodies get 413,
+    # deeper JSON 400, so no request can exhaust memory or Python's recursion limit.
+    request_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    request_max_json_depth: int = Field(default=32, gt=0)
+    # A GraphQL document: its size, and how deeply it nests ({ [ ( and fragment spreads).
+    graphql_max_document_bytes: int = Field(default=32 * 1024, gt=0)
+    graphql_max_nesting: int = Field(default=40, gt=0)
+    # Estimated objects one request may return (page sizes multiplied along the query).
+    graphql_max_cost: int = Field(default=5000, gt=0)
 
     @property
     def tracing_enabled(self) -> bool:

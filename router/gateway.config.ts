@@ -5,6 +5,8 @@ import { defineConfig, type GatewayConfig, type GatewayPlugin } from '@graphql-h
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { upstreamAgent, upstreamTransports } from './tls.ts';
 import { compressPages, graphiqlOptions, renderGraphiQL } from './graphiql.ts';
+import { guardProcess, requestLimits } from './limits.ts';
+import { prometheusOptions, readOperationNames, serveAdmin } from './metrics.ts';
 
 const env = process.env;
 const production = env.ENV === 'production';
@@ -175,10 +177,39 @@ const upstreamTimeoutMs = int('ROUTER_UPSTREAM_TIMEOUT_MS', 30_000);
 const upstreamTimeout: GatewayConfig['upstreamTimeout'] = ({ executionRequest }) =>
   executionRequest?.operationType === 'subscription' ? undefined : upstreamTimeoutMs;
 
+// Front door: bounded requests, bounded cost, metrics that clients cannot multiply, and
+// a process that outlives any single request (see limits.ts and metrics.ts).
+guardProcess((message, error) => console.error(`[router] ${message}:`, error));
+const limits = requestLimits({
+  maxBodyBytes: int('ROUTER_MAX_BODY_BYTES', 1024 * 1024),
+  maxJsonDepth: int('ROUTER_MAX_JSON_DEPTH', 32),
+  maxDocumentBytes: int('ROUTER_MAX_DOCUMENT_BYTES', 32 * 1024),
+});
+// Query cost (Hive Gateway's demandControl): every object returned costs 1, times the
+// list sizes it is inside, from the subgraphs' @listSize (the `first` argument) or
+// ROUTER_ASSUMED_LIST_SIZE for lists without it. Over ROUTER_MAX_COST: refused with
+// COST_ESTIMATED_TOO_EXPENSIVE before the subgraph is called.
+const demandControl: GatewayConfig['demandControl'] = {
+  maxCost: int('ROUTER_MAX_COST', 5000),
+  listSize: int('ROUTER_ASSUMED_LIST_SIZE', 50),
+  // ROUTER_REPORT_COST=true adds `extensions.cost: {estimated, max}` to every response.
+  includeExtensionMetadata: env.ROUTER_REPORT_COST === 'true',
+};
+const adminPort = int('ROUTER_ADMIN_PORT', production ? 4091 : 0);
+const apiHost = env.ROUTER_HOST ?? '127.0.0.1';
+const apiPort = int('ROUTER_PORT', 4000);
+if (adminPort) {
+  const local = apiHost === '0.0.0.0' || apiHost === '::' ? '127.0.0.1' : apiHost;
+  serveAdmin(env.ROUTER_ADMIN_HOST ?? apiHost, adminPort, `http://${local}:${apiPort}`);
+}
+const operationNames = readOperationNames(
+  resolve(env.ROUTER_OPERATION_NAMES_FILE ?? '../common/operation_names.txt'),
+);
+
 export const gatewayConfig: GatewayConfig = defineConfig({
   supergraph: resolve(env.SUPERGRAPH_PATH ?? '../schema/supergraph.graphql'),
-  host: env.ROUTER_HOST ?? '127.0.0.1',
-  port: int('ROUTER_PORT', 4000),
+  host: apiHost,
+  port: apiPort,
   graphqlEndpoint: '/graphql',
   healthCheckEndpoint: '/healthcheck',
   readinessCheckEndpoint: '/readiness',
@@ -213,8 +244,9 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   graphiql: production ? false : graphiqlOptions,
   renderGraphiQL,
   landingPage: !production,
-  plugins: () => [codeBadVariables, codeLimitErrors, clientContext, compressPages],
+  demandControl,
+  plugins: () => [limits, codeBadVariables, codeLimitErrors, clientContext, compressPages],
   responseCaching,
-  prometheus: { endpoint: '/metrics', metrics: { graphql_envelop_request_time_summary: true } },
+  prometheus: prometheusOptions(operationNames, adminPort ? false : '/metrics'),
   openTelemetry: otlpEndpoint ? { traces: true } : undefined,
 });

@@ -15,7 +15,14 @@ from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.errors import BadUserInput, Forbidden
 from common.loaders import parse_row_id
-from common.pagination import Connection, build_connection, decode_id_cursor, page_size
+from common.pagination import (
+    CONNECTION_SIZE,
+    DEFAULT_PAGE_SIZE,
+    Connection,
+    build_connection,
+    decode_id_cursor,
+    page_size,
+)
 from common.resources import Resources
 from common.schema import build_schema
 from subgraphs.orders import service
@@ -121,12 +128,15 @@ async def _orders_page(
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="The user's orders, newest first; only for the user themself.")
+    @strawberry.field(
+        description="The user's orders, newest first; only for the user themself.",
+        directives=[CONNECTION_SIZE],
+    )
     async def homestay_orders(
         self,
         info: Info,
         trade_state: OrderTradeState | None = None,
-        first: int | None = None,
+        first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> Connection[HomestayOrder]:
         viewer = await info.context.viewer.require_user_id()
@@ -151,12 +161,16 @@ class CreateHomestayOrderInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(permission_classes=[IsAuthenticated], description="Newest first.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Newest first.",
+        directives=[CONNECTION_SIZE],
+    )
     async def my_homestay_orders(
         self,
         info: Info,
         trade_state: OrderTradeState | None = None,
-        first: int | None = None,
+        first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> Connection[HomestayOrder]:
         user_id = await info.context.viewer.require_user_id()

@@ -13,6 +13,9 @@ from strawberry.federation.types import FieldSet
 from common.context import Info
 from common.loaders import parse_row_id
 from common.pagination import (
+    CONNECTION_SIZE,
+    DEFAULT_PAGE_SIZE,
+    LIST_SIZE,
     Connection,
     build_connection,
     decode_id_cursor,
@@ -115,9 +118,9 @@ class Homestay:
             raise LookupError(f"homestay {self.id} points to missing business {self._business_id}")
         return HomestayBusiness.of(record)
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(description="Newest first.", directives=[CONNECTION_SIZE])
     async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[HomestayComment]:
         size = page_size(first)
         page = CommentPage(int(self.id), size + 1, decode_id_cursor(after))
@@ -156,9 +159,11 @@ class HomestayBusiness:
             boss=User.ref(record.boss_id),
         )
 
-    @strawberry.field(description="The landlord's homestays on sale, newest first.")
+    @strawberry.field(
+        description="The landlord's homestays on sale, newest first.", directives=[CONNECTION_SIZE]
+    )
     async def homestays(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Homestay]:
         size = page_size(first)
         page = BusinessHomestayPage(int(self.id), size + 1, decode_id_cursor(after))
@@ -204,22 +209,27 @@ class Query:
         record = await service.homestay_now(info.context.resources.db, row_id)
         return Homestay.of(record) if record and not record.deleted else None
 
-    @strawberry.field(description="为你优选: the curated list, in its configured order.")
+    @strawberry.field(
+        description="为你优选: the curated list, in its configured order.",
+        directives=[CONNECTION_SIZE],
+    )
     async def preferred_homestays(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Homestay]:
         size = page_size(first)
         rows = await _cache(info).preferred.get(PreferredPage(size + 1, _preferred_cursor(after)))
         return build_connection(rows or [], size, lambda r: r.key, lambda r: Homestay.of(r.record))
 
-    @strawberry.field(description="猜你喜欢: homestays the guest may like.")
-    async def guess_homestays(self, info: Info, first: int | None = None) -> list[Homestay]:
+    @strawberry.field(description="猜你喜欢: homestays the guest may like.", directives=[LIST_SIZE])
+    async def guess_homestays(
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE
+    ) -> list[Homestay]:
         rows = await _cache(info).latest.get(TopPage(page_size(first)))
         return [Homestay.of(row) for row in rows or []]
 
-    @strawberry.field
+    @strawberry.field(directives=[CONNECTION_SIZE])
     async def homestay_businesses(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[HomestayBusiness]:
         size = page_size(first)
         rows = await service.businesses(
@@ -232,14 +242,23 @@ class Query:
         record = await info.context.loaders.load_by_id(businesses_by_id, id)
         return HomestayBusiness.of(record) if record and not record.deleted else None
 
-    @strawberry.field(description="最佳房东: the best-rated landlords.")
-    async def good_bosses(self, info: Info, first: int | None = None) -> list[HomestayBusiness]:
+    @strawberry.field(description="最佳房东: the best-rated landlords.", directives=[LIST_SIZE])
+    async def good_bosses(
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE
+    ) -> list[HomestayBusiness]:
         rows = await _cache(info).best_businesses.get(TopPage(page_size(first)))
         return [HomestayBusiness.of(row) for row in rows or []]
 
-    @strawberry.field(description="On-sale homestays whose title, subtitle or info match.")
+    @strawberry.field(
+        description="On-sale homestays whose title, subtitle or info match.",
+        directives=[CONNECTION_SIZE],
+    )
     async def search_homestays(
-        self, info: Info, keyword: str, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        keyword: str,
+        first: int | None = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
     ) -> Connection[Homestay]:
         size = page_size(first)
         rows = await service.search_homestays(

@@ -110,6 +110,9 @@ class Stack:
             "SUPERGRAPH_PATH": str(PROJECT_ROOT / "schema" / "supergraph.graphql"),
             **overrides,
         }
+        if env["ENV"] == "production" and "ROUTER_ADMIN_PORT" not in overrides:
+            # Production serves /metrics on an admin port: a free one, so routers never collide.
+            env["ROUTER_ADMIN_PORT"] = str(free_port())
         router = self.supervisor.start(
             "router", devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
         )

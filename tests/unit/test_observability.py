@@ -34,7 +34,12 @@ from starlette.routing import Route
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from common.logs import configure_logging, render_human
-from common.metrics import MAX_OPERATION_NAME, graphql_metrics_extension, metrics_endpoint
+from common.metrics import (
+    OTHER_OPERATION,
+    graphql_metrics_extension,
+    known_operation_names,
+    metrics_endpoint,
+)
 from common.settings import Domain, Settings
 from common.telemetry import (
     current_trace_id,
@@ -83,10 +88,11 @@ def _observations(name: str, kind: str) -> float:
 @pytest.mark.parametrize(
     ("document", "name", "kind", "outcome"),
     [
-        ("query Probe { ping }", "Probe", "query", "ok"),
+        ("query Home { ping }", "Home", "query", "ok"),
+        ("query Probe { ping }", OTHER_OPERATION, "query", "ok"),
         ("{ ping }", "anonymous", "query", "ok"),
-        ("query Invalid { ping nope }", "Invalid", "query", "error"),
-        ("query Exploding { boom }", "Exploding", "query", "error"),
+        ("query Me { ping nope }", "Me", "query", "error"),
+        ("query Exploding { boom }", OTHER_OPERATION, "query", "error"),
         ("query Broken { ping", "anonymous", "unknown", "error"),
     ],
 )
@@ -101,29 +107,36 @@ async def test_operations_are_counted_and_timed(
 
 
 async def test_operations_that_raise_are_counted() -> None:
-    before = _count("Nope", "unknown", "error")
+    before = _count("Home", "unknown", "error")
     with pytest.raises(CannotGetOperationTypeError):  # the HTTP view turns it into a 400
-        await schema.execute("query Probe { ping }", operation_name="Nope")
-    assert _count("Nope", "unknown", "error") == before + 1
+        await schema.execute("query Probe { ping }", operation_name="Home")
+    assert _count("Home", "unknown", "error") == before + 1
 
 
-async def test_client_chosen_operation_names_are_capped() -> None:
-    long_name = "Q" * 500
-    capped = long_name[:MAX_OPERATION_NAME]
-    before = _count(capped, "query", "ok")
-    await schema.execute(f"query {long_name} {{ ping }}")
-    assert _count(capped, "query", "ok") == before + 1
+def _series(name: str) -> int:
+    return sum(len(metric.samples) for metric in REGISTRY.collect() if metric.name == name)
+
+
+async def test_client_chosen_operation_names_do_not_create_series() -> None:
+    """2,000 made-up names add no series: they all count as `other`."""
+    await schema.execute("query Made0 { ping }")  # the `other` series exists from here on
+    series, before = _series("graphql_operations"), _count(OTHER_OPERATION, "query", "ok")
+    for number in range(2000):
+        await schema.execute(f"query Made{number} {{ ping }}")
+    assert _series("graphql_operations") == series
+    assert _count(OTHER_OPERATION, "query", "ok") == before + 2000
+    assert "Home" in known_operation_names() and "Made1" not in known_operation_names()
 
 
 async def test_metrics_endpoint_serves_the_default_registry() -> None:
-    await schema.execute("query Scraped { ping }")
+    await schema.execute("query Me { ping }")
     app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://subgraph") as client:
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    assert 'operation_name="Scraped"' in response.text
+    assert 'operation_name="Me"' in response.text
     assert "graphql_operation_duration_seconds_bucket" in response.text
     assert "process_cpu_seconds_total" in response.text or "python_info" in response.text
 
