@@ -37,6 +37,9 @@ def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
         "LOG_LEVEL": "WARNING",
         # Generous per-address limit: the whole suite logs in from one address.
         "LOGIN_ATTEMPTS_PER_ADDRESS": "10000",
+        "REGISTER_ATTEMPTS_PER_ADDRESS": "10000",
+        "WX_MINI_AUTH_ATTEMPTS_PER_ADDRESS": "10000",
+        "REFRESH_ATTEMPTS_PER_ADDRESS": "10000",
     }
     for domain, url in database_urls(tmp_root).items():
         env[f"{domain.value.upper()}_DATABASE_URL"] = url

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from common.auth.tokens import TokenService
+from common.auth.versions import UsersServiceVersions
 from common.cache import EntityCache
 from common.db import Database
 from common.redis import create_redis
@@ -25,10 +26,12 @@ from tests.support.travel import make_catalog
 @pytest.fixture
 async def resources(settings: Settings, travel_db: Database) -> AsyncIterator[Resources]:
     redis = create_redis(settings.redis_url)
+    versions = UsersServiceVersions(settings)
     tokens = TokenService(
-        redis, secret=settings.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1
+        redis, versions, secret=settings.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1
     )
     yield Resources(settings=settings, db=travel_db, redis=redis, tokens=tokens)
+    await versions.aclose()
     await redis.aclose()
 
 
