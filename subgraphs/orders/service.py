@@ -160,18 +160,6 @@ async def create_order(
     return await _book_in_free_slot(db, values, nights, pay_timeout_seconds, rules)
 
 
-async def _free_slots(db: Database, user_id: int, max_unpaid: int) -> list[int]:
-    async with db.session() as session:
-        used = set(
-            await session.scalars(
-                select(HomestayOrder.unpaid_slot).where(
-                    HomestayOrder.user_id == user_id, HomestayOrder.unpaid_slot.is_not(None)
-                )
-            )
-        )
-    return [slot for slot in range(max_unpaid) if slot not in used]
-
-
 async def _book_in_free_slot(
     db: Database,
     values: dict[str, Any],
@@ -182,23 +170,16 @@ async def _book_in_free_slot(
     """Insert the order into a free unpaid slot of its user, or refuse.
 
     Not check-then-insert: the (user_id, unpaid_slot) unique key decides between
-    concurrent bookings; a loser looks for another free slot, and each round one
+    concurrent bookings. On SQLite the write transaction (BEGIN IMMEDIATE) already
+    serialises them; on MariaDB two may pick the same slot, the loser's insert
+    fails on the key and it looks again in a new transaction. Each round one
     booking wins, so the loop ends within `max_unpaid_orders` rounds (plus a few
     deadlock retries on MariaDB).
     """
     deadlocks = 0
     for _ in range(rules.max_unpaid_orders + 3):
-        free = await _free_slots(db, int(values["user_id"]), rules.max_unpaid_orders)
-        if not free:
-            raise TooManyUnpaidOrders(
-                f"You already have {rules.max_unpaid_orders} unpaid orders; "
-                "pay or cancel one first.",
-                limit=rules.max_unpaid_orders,
-            )
-        order = HomestayOrder(**values, unpaid_slot=free[0])
         try:
-            await _insert_booking(db, order, nights, pay_timeout_seconds)
-            return order
+            return await _insert_booking(db, values, nights, pay_timeout_seconds, rules)
         except _SlotTaken:
             continue
         except IntegrityError as error:
@@ -211,11 +192,31 @@ async def _book_in_free_slot(
 
 
 async def _insert_booking(
-    db: Database, order: HomestayOrder, nights: int, pay_timeout_seconds: int
-) -> None:
+    db: Database,
+    values: dict[str, Any],
+    nights: int,
+    pay_timeout_seconds: int,
+    rules: BookingRules,
+) -> HomestayOrder:
     """Order, its nights and its close-job in one transaction; the unique keys decide:
     the order's (user, unpaid slot) first, then the nights'."""
     async with db.write_session() as session:
+        used = set(
+            await session.scalars(
+                select(HomestayOrder.unpaid_slot).where(
+                    HomestayOrder.user_id == values["user_id"],
+                    HomestayOrder.unpaid_slot.is_not(None),
+                )
+            )
+        )
+        free = [slot for slot in range(rules.max_unpaid_orders) if slot not in used]
+        if not free:
+            raise TooManyUnpaidOrders(
+                f"You already have {rules.max_unpaid_orders} unpaid orders; "
+                "pay or cancel one first.",
+                limit=rules.max_unpaid_orders,
+            )
+        order = HomestayOrder(**values, unpaid_slot=free[0])
         session.add(order)
         try:
             await session.flush()
@@ -229,6 +230,7 @@ async def _insert_booking(
         send(
             session, OutboxMessage, CLOSE_UNPAID_ORDER, order.sn, delay_seconds=pay_timeout_seconds
         )
+    return order
 
 
 async def _transition(
