@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from bench.run import HOME_QUERY_TRAVEL
 from common.auth.tokens import TokenService
+from common.auth.versions import UsersServiceVersions
 from common.cache import VersionedCache
 from common.context import Context
 from common.db import Database
@@ -88,8 +89,9 @@ async def measure(pages: int) -> dict[str, Any]:
     settings = get_settings()
     db = Database(settings.database_url(Domain.TRAVEL))
     redis = create_redis(settings.redis_url)  # never used: Resources wants one
-    tokens = TokenService(redis, secret=settings.jwt_secret, issuer="bench", access_ttl=1,
-                          refresh_ttl=1)  # fmt: skip
+    versions = UsersServiceVersions(settings)  # never used either
+    tokens = TokenService(redis, versions, secret=settings.jwt_secret, issuer="bench",
+                          access_ttl=1, refresh_ttl=1)  # fmt: skip
     resources = Resources(settings=settings, db=db, redis=redis, tokens=tokens)
     try:
         resources.components[TravelCache] = await load_home_page(db)

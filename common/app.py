@@ -25,7 +25,7 @@ from common.explorer import router_graphiql_pointer
 from common.limits import RequestLimits
 from common.logs import configure_logging
 from common.metrics import count_statements, metrics_endpoint
-from common.resources import ComponentFactory, Resources
+from common.resources import ComponentFactory, Resources, TokenVersionsFactory
 from common.settings import Domain, Settings, get_settings
 from common.telemetry import instrument_asgi, instrument_engine, instrument_redis, setup_tracing
 
@@ -99,6 +99,7 @@ def create_subgraph_app(
     components: ComponentFactory | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     settings: Settings | None = None,
+    token_versions: TokenVersionsFactory | None = None,
 ) -> ASGIApp:
     """Wire a subgraph's schema into a traced, measured ASGI app with its resources."""
     settings = settings or get_settings()
@@ -108,7 +109,7 @@ def create_subgraph_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(service, settings)
         setup_tracing(service, settings)
-        resources = Resources.open(domain, settings, components)
+        resources = Resources.open(domain, settings, components, token_versions)
         if settings.tracing_enabled:
             instrument_engine(resources.db.engine)
             instrument_redis()

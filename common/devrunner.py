@@ -213,9 +213,7 @@ def python_env(settings: Settings) -> dict[str, str]:
         "users_internal_url": _local_graphql(settings, settings.users_port),
         "wechat_api_base": f"http://{settings.host}:{settings.sandbox_port}",
         # WeChat (the sandbox) holds no certificate of ours: with TLS on it calls the plain port.
-        "wechat_pay_notify_url": (
-            f"http://{settings.host}:{notify_port}/wechatpay/notify"
-        ),
+        "wechat_pay_notify_url": (f"http://{settings.host}:{notify_port}/wechatpay/notify"),
     }
     env = {
         name.upper(): value

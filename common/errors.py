@@ -14,6 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
@@ -37,6 +40,8 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     COST_ESTIMATED_TOO_EXPENSIVE = "COST_ESTIMATED_TOO_EXPENSIVE"
+    TOO_MANY_UNPAID_ORDERS = "TOO_MANY_UNPAID_ORDERS"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -94,9 +99,32 @@ class TooManyRequests(DomainError):
         super().__init__(message, retryAfter=retry_after)
 
 
+class TooManySubscriptions(DomainError):
+    code = ErrorCode.TOO_MANY_SUBSCRIPTIONS
+    default_message = "You have too many live subscriptions open; close one first."
+
+
+class PeerError(DomainError):
+    """An expected error another subgraph answered an internal call with, passed on as is."""
+
+    def __init__(self, message: str, code: ErrorCode, **details: Any) -> None:
+        self.code = code
+        super().__init__(message, **details)
+
+
 class ServiceUnavailable(DomainError):
     code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "A dependent service is unavailable, please try again."
+
+
+# A dependency that did not answer (Redis down or out of connections, the database
+# unreachable or gone away): the request may well succeed later, so the client is told
+# SERVICE_UNAVAILABLE, not that we have a bug.
+OUTAGES: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OperationalError)
+
+
+def is_outage(error: GraphQLError) -> bool:
+    return isinstance(error.original_error, OUTAGES)
 
 
 def _intended_code(error: GraphQLError) -> str | None:
@@ -161,7 +189,11 @@ class ErrorCodes(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
+        if is_outage(error):  # an outage says what it is, but no more (no hosts, no SQL)
+            masked.message = ServiceUnavailable.default_message
+            masked.extensions = {"code": ErrorCode.SERVICE_UNAVAILABLE.value}
+        else:
+            masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from common.errors import ServiceUnavailable
+from common.errors import ErrorCode, PeerError, ServiceUnavailable
 from common.telemetry import instrument_httpx_client
 
 logger = logging.getLogger("looklook.internal")
@@ -71,10 +71,24 @@ class InternalGraphQLClient:
                 )
                 continue
             if body.get("errors"):
-                raise RuntimeError(f"internal query failed: {body['errors']}")
+                raise peer_error(body["errors"])
             data: dict[str, Any] = body["data"]
             return data
         raise ServiceUnavailable() from last_error
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def peer_error(errors: list[dict[str, Any]]) -> Exception:
+    """What to raise for a peer's errors: its first coded, expected error keeps its code
+    and message (UNAUTHENTICATED stays UNAUTHENTICATED); anything else is our bug."""
+    for error in errors:
+        extensions = dict(error.get("extensions") or {})
+        try:
+            code = ErrorCode(str(extensions.pop("code", "")))
+        except ValueError:
+            continue
+        if code is not ErrorCode.INTERNAL_SERVER_ERROR:
+            return PeerError(str(error.get("message") or ""), code, **extensions)
+    return RuntimeError(f"internal query failed: {errors}")

@@ -78,12 +78,40 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, gt=0)
 
-    # Login throttling: attempts per window, per mobile and per client address.
-    login_attempts_per_mobile: int = 5
-    login_attempts_per_address: int = 30
-    login_window_seconds: int = 300
-    # Subgraphs sit behind the router, which sets X-Forwarded-For; trust its first hop.
-    trust_forwarded_for: bool = True
+    # Token versions cached in Redis expire after this long (the users database is the
+    # source of truth; a missing entry is read again from it).
+    token_version_cache_seconds: int = Field(default=24 * 3600, gt=0)
+
+    # Login throttling: attempts per window, per mobile and per client address. An attempt
+    # is counted before the password is checked; a successful login clears the mobile's count.
+    login_attempts_per_mobile: int = Field(default=5, gt=0)
+    login_attempts_per_address: int = Field(default=30, gt=0)
+    login_window_seconds: int = Field(default=300, gt=0)
+    # Other account mutations, per client address and window.
+    register_attempts_per_address: int = Field(default=10, gt=0)
+    register_window_seconds: int = Field(default=3600, gt=0)
+    wx_mini_auth_attempts_per_address: int = Field(default=30, gt=0)
+    wx_mini_auth_window_seconds: int = Field(default=300, gt=0)
+    refresh_attempts_per_address: int = Field(default=60, gt=0)
+    refresh_window_seconds: int = Field(default=300, gt=0)
+    # Password hashes (argon2id, 64 MiB each) one users process computes at once; the rest queue.
+    password_hash_concurrency: int = Field(default=2, gt=0)
+    # Proxies in front of the subgraphs that append to X-Forwarded-For (the router: 1). The
+    # client address is the entry that many from the right; 0 ignores the header. Entries
+    # further left are written by the client and never trusted.
+    trusted_proxy_hops: int = Field(default=1, ge=0)
+
+    # Booking fairness: orders created per user and window, unpaid orders a user may hold
+    # at once, and how far ahead a stay may start.
+    order_attempts_per_user: int = Field(default=30, gt=0)
+    order_window_seconds: int = Field(default=3600, gt=0)
+    max_unpaid_orders_per_user: int = Field(default=3, gt=0)
+    booking_horizon_days: int = Field(default=365, gt=0)
+
+    # Live subscriptions one user may hold on one payments process, and how often a live
+    # subscription re-checks its token (logout also ends it at once, over Redis pub/sub).
+    max_live_subscriptions_per_user: int = Field(default=10, gt=0)
+    subscription_auth_recheck_seconds: float = Field(default=30.0, gt=0)
 
     # WeChat: mini-program credentials and the API base (the bundled sandbox by default).
     wechat_mini_appid: str = "wx0000000000sandbox"

@@ -40,6 +40,9 @@ def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
         # Subgraphs keep no values in memory: a test writing then reading sees the change
         # without waiting for the broadcast (tests/integration/test_travel_cache.py covers it).
         "CACHE_LOCAL_TTL_SECONDS": "0",
+        "REGISTER_ATTEMPTS_PER_ADDRESS": "10000",
+        "WX_MINI_AUTH_ATTEMPTS_PER_ADDRESS": "10000",
+        "REFRESH_ATTEMPTS_PER_ADDRESS": "10000",
     }
     for domain, url in database_urls(tmp_root).items():
         env[f"{domain.value.upper()}_DATABASE_URL"] = url

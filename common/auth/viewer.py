@@ -39,6 +39,11 @@ class Viewer:
             self._resolved = True
         return self._user_id
 
+    async def reauthenticate(self) -> int:
+        """Check the token again now (a live subscription outlives the moment it began)."""
+        self._resolved = False
+        return await self.require_user_id()
+
     async def require_user_id(self) -> int:
         user_id = await self.user_id()
         if user_id is None:

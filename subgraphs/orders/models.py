@@ -44,6 +44,10 @@ class HomestayOrder(AuditColumns, Base):
         Index(None, "user_id", "trade_state", "id"),
         Index(None, "trade_state", "pay_deadline"),
         Index(None, "trade_state", "live_end_date"),
+        # An unpaid order holds one of its user's MAX_UNPAID_ORDERS_PER_USER slots; the
+        # unique key makes the cap hold under concurrency on every backend (NULLs, i.e.
+        # orders no longer unpaid, never collide).
+        UniqueConstraint("user_id", "unpaid_slot"),
     )
 
     sn: Mapped[str] = mapped_column(String(25), unique=True)
@@ -73,6 +77,8 @@ class HomestayOrder(AuditColumns, Base):
     trade_code: Mapped[str | None] = mapped_column(String(16))
     # The payment that paid the order: tells a replayed payment event from a second payment.
     payment_sn: Mapped[str | None] = mapped_column(String(25))
+    # Set while WAIT_PAY (0 .. MAX_UNPAID_ORDERS_PER_USER - 1), cleared when it leaves it.
+    unpaid_slot: Mapped[int | None] = mapped_column(SmallInteger)
     pay_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     order_total_price: Mapped[int] = mapped_column(Integer)
     food_total_price: Mapped[int] = mapped_column(Integer)

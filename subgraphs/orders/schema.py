@@ -11,6 +11,7 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
+from common import ratelimit
 from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.errors import BadUserInput, Forbidden
@@ -193,10 +194,19 @@ class Mutation:
         if homestay_id is None:
             raise BadUserInput("Unknown homestay id.", field="homestayId")
         resources = info.context.resources
+        settings = resources.settings
+        user_id = await info.context.viewer.require_user_id()
+        await ratelimit.hit(
+            resources.redis,
+            ratelimit.Limit(
+                "order-create-user", settings.order_attempts_per_user, settings.order_window_seconds
+            ),
+            str(user_id),
+        )
         row = await service.create_order(
             resources.db,
             resources.component(TravelClient),
-            user_id=await info.context.viewer.require_user_id(),
+            user_id=user_id,
             request=service.BookingRequest(
                 homestay_id=homestay_id,
                 live_start_date=input.live_start_date,
@@ -205,7 +215,11 @@ class Mutation:
                 need_food=input.need_food,
                 remark=input.remark,
             ),
-            pay_timeout_seconds=resources.settings.order_pay_timeout,
+            pay_timeout_seconds=settings.order_pay_timeout,
+            rules=service.BookingRules(
+                max_unpaid_orders=settings.max_unpaid_orders_per_user,
+                horizon_days=settings.booking_horizon_days,
+            ),
         )
         return HomestayOrder.of(row)
 

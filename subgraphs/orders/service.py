@@ -43,6 +43,15 @@ class HomestayUnavailable(DomainError):
     default_message = "This homestay cannot be booked for these dates."
 
 
+class TooManyUnpaidOrders(DomainError):
+    code = ErrorCode.TOO_MANY_UNPAID_ORDERS
+    default_message = "You have too many unpaid orders; pay or cancel one first."
+
+
+class _SlotTaken(Exception):
+    """A concurrent booking of the same user took the unpaid slot this one tried."""
+
+
 class InvalidTransition(DomainError):
     code = ErrorCode.CONFLICT
     default_message = "The order is no longer in a state that allows this."
@@ -50,6 +59,14 @@ class InvalidTransition(DomainError):
 
 def china_today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """Fairness: how many unpaid orders a user may hold, how far ahead a stay may start."""
+
+    max_unpaid_orders: int = 3
+    horizon_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -62,9 +79,13 @@ class BookingRequest:
     remark: str
 
 
-def _check_dates(request: BookingRequest, today: date) -> int:
+def _check_dates(request: BookingRequest, today: date, horizon_days: int) -> int:
     if request.live_start_date < today:
         raise BadUserInput("The stay cannot start in the past.", field="liveStartDate")
+    if request.live_start_date > today + timedelta(days=horizon_days):
+        raise BadUserInput(
+            f"Stays can be booked at most {horizon_days} days ahead.", field="liveStartDate"
+        )
     nights = (request.live_end_date - request.live_start_date).days
     if nights < 1:
         raise BadUserInput("Check-out must be after check-in.", field="liveEndDate")
@@ -84,9 +105,15 @@ async def create_order(
     user_id: int,
     request: BookingRequest,
     pay_timeout_seconds: int,
+    rules: BookingRules,
 ) -> HomestayOrder:
-    """Book nights: either the order, its nights and its close-job all commit, or nothing does."""
-    nights = _check_dates(request, china_today())
+    """Book nights: either the order, its nights and its close-job all commit, or nothing does.
+
+    The new order takes a free unpaid slot of its user (see `_book_in_free_slot`),
+    so no user holds more than `rules.max_unpaid_orders` unpaid orders, however
+    many bookings they send at once.
+    """
+    nights = _check_dates(request, china_today(), rules.horizon_days)
     if request.live_people_num < 1:
         raise BadUserInput("At least one guest.", field="livePeopleNum")
     if len(request.remark) > REMARK_MAX:
@@ -130,26 +157,71 @@ async def create_order(
         food_total_price=prices.food_total,
         order_total_price=prices.order_total,
     )
-    for attempt in range(3):
-        order = HomestayOrder(**values)
+    return await _book_in_free_slot(db, values, nights, pay_timeout_seconds, rules)
+
+
+async def _book_in_free_slot(
+    db: Database,
+    values: dict[str, Any],
+    nights: int,
+    pay_timeout_seconds: int,
+    rules: BookingRules,
+) -> HomestayOrder:
+    """Insert the order into a free unpaid slot of its user, or refuse.
+
+    Not check-then-insert: the (user_id, unpaid_slot) unique key decides between
+    concurrent bookings. On SQLite the write transaction (BEGIN IMMEDIATE) already
+    serialises them; on MariaDB two may pick the same slot, the loser's insert
+    fails on the key and it looks again in a new transaction. Each round one
+    booking wins, so the loop ends within `max_unpaid_orders` rounds (plus a few
+    deadlock retries on MariaDB).
+    """
+    deadlocks = 0
+    for _ in range(rules.max_unpaid_orders + 3):
         try:
-            await _insert_booking(db, order, nights, pay_timeout_seconds)
-            return order
+            return await _insert_booking(db, values, nights, pay_timeout_seconds, rules)
+        except _SlotTaken:
+            continue
         except IntegrityError as error:
             raise HomestayUnavailable("Some of these nights are already booked.") from error
         except DBAPIError as error:  # a deadlock between concurrent bookings: try again
-            if attempt == 2 or not is_retryable(error):
+            deadlocks += 1
+            if deadlocks == 3 or not is_retryable(error):
                 raise
-    raise AssertionError("unreachable")
+    raise TooManyUnpaidOrders(limit=rules.max_unpaid_orders)
 
 
 async def _insert_booking(
-    db: Database, order: HomestayOrder, nights: int, pay_timeout_seconds: int
-) -> None:
-    """Order, its nights and its close-job in one transaction; the nights' unique key decides."""
+    db: Database,
+    values: dict[str, Any],
+    nights: int,
+    pay_timeout_seconds: int,
+    rules: BookingRules,
+) -> HomestayOrder:
+    """Order, its nights and its close-job in one transaction; the unique keys decide:
+    the order's (user, unpaid slot) first, then the nights'."""
     async with db.write_session() as session:
+        used = set(
+            await session.scalars(
+                select(HomestayOrder.unpaid_slot).where(
+                    HomestayOrder.user_id == values["user_id"],
+                    HomestayOrder.unpaid_slot.is_not(None),
+                )
+            )
+        )
+        free = [slot for slot in range(rules.max_unpaid_orders) if slot not in used]
+        if not free:
+            raise TooManyUnpaidOrders(
+                f"You already have {rules.max_unpaid_orders} unpaid orders; "
+                "pay or cancel one first.",
+                limit=rules.max_unpaid_orders,
+            )
+        order = HomestayOrder(**values, unpaid_slot=free[0])
         session.add(order)
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError as error:
+            raise _SlotTaken() from error
         session.add_all(
             HomestayNight(homestay_id=order.homestay_id, night=night, order_id=order.id)
             for night in _nights(order.live_start_date, nights)
@@ -158,6 +230,7 @@ async def _insert_booking(
         send(
             session, OutboxMessage, CLOSE_UNPAID_ORDER, order.sn, delay_seconds=pay_timeout_seconds
         )
+    return order
 
 
 async def _transition(
@@ -184,6 +257,8 @@ async def _transition(
                 trade_state=target,
                 version=HomestayOrder.version + 1,
                 update_time=utcnow(),
+                # Leaving WAIT_PAY frees the user's unpaid slot.
+                unpaid_slot=None,
                 **values,
             )
         )

@@ -4,6 +4,7 @@ Besides GraphQL it serves WeChat Pay's notification callback, `POST /wechatpay/n
 """
 
 from common.app import create_subgraph_app
+from common.auth.live import LiveSessions
 from common.resources import AsyncClosable, Resources
 from common.settings import Domain
 from common.wechat.pay import WeChatPayClient
@@ -18,6 +19,7 @@ def _components(resources: Resources) -> list[AsyncClosable]:
         WeChatPayClient(resources.settings),
         Peers(resources.settings),
         StatusChannels(resources.settings),
+        LiveSessions(resources.settings),
     ]
 
 

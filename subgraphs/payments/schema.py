@@ -9,6 +9,7 @@ from typing import Self
 
 import strawberry
 
+from common.auth.live import LiveSessions, while_authenticated
 from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.errors import NotFound
@@ -152,23 +153,32 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
+    # No permission class: a permission refuses before the stream starts, which the
+    # graphql-transport-ws protocol reports as an `error` message, and the router masks
+    # that as INTERNAL_SERVER_ERROR. Checked inside the stream, UNAUTHENTICATED arrives
+    # as a `next` payload and reaches the client with its code (WebSocket and SSE).
     @strawberry.subscription(
-        permission_classes=[IsAuthenticated],
-        description="Your order's payment: its current state first, then each change.",
+        description="Your order's payment: its current state first, then each change."
     )
     async def payment_status(
         self, info: Info, order_sn: strawberry.ID
     ) -> AsyncGenerator[Payment, None]:
         resources = info.context.resources
-        user_id = await info.context.viewer.require_user_id()
+        viewer = info.context.viewer
+        user_id = await viewer.reauthenticate()
+        sessions = resources.component(LiveSessions)
         channels = resources.component(live.StatusChannels)
-        async with channels.wake_ups(str(order_sn)) as wake_ups:
+        async with sessions.hold(user_id) as revoked, channels.wake_ups(str(order_sn)) as wake_ups:
+            await viewer.reauthenticate()  # a logout before the listener started is seen here
             row = await service.latest_payment(resources.db, str(order_sn))
             if row is None or row.user_id != user_id:
                 raise NotFound("This order has no payment of yours; start one first.")
             yield Payment.of(row)
             last_seen = (row.sn, row.version)
-            async for _ in wake_ups:
+            # Ends with UNAUTHENTICATED once the token is revoked (logout) or expires.
+            async for _ in while_authenticated(
+                wake_ups, revoked, viewer.reauthenticate, every=sessions.recheck_seconds
+            ):
                 row = await service.latest_payment(resources.db, str(order_sn))
                 if row is not None and (row.sn, row.version) != last_seen:
                     last_seen = (row.sn, row.version)

@@ -4,6 +4,7 @@ from common.app import create_subgraph_app
 from common.resources import Resources
 from common.settings import Domain
 from common.wechat.miniprogram import MiniProgramClient
+from subgraphs.users import revocations
 from subgraphs.users.cache import UsersCache
 from subgraphs.users.schema import schema
 
@@ -12,4 +13,10 @@ def _components(resources: Resources) -> list[MiniProgramClient | UsersCache]:
     return [MiniProgramClient(resources.settings), UsersCache(resources)]
 
 
-app = create_subgraph_app(Domain.USERS, schema, components=_components)
+app = create_subgraph_app(
+    Domain.USERS,
+    schema,
+    components=_components,
+    extra_routes=revocations.routes,
+    token_versions=revocations.DatabaseRevocations,
+)

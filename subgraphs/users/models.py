@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import ForeignKey, MetaData, SmallInteger, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, MetaData, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.models import NAMING_CONVENTION, AuditColumns, BigId
+from common.models import NAMING_CONVENTION, AuditColumns, BigId, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -37,6 +38,8 @@ class User(AuditColumns, Base):
     sex: Mapped[int] = mapped_column(SmallInteger, default=SexCode.UNKNOWN)
     avatar: Mapped[str | None] = mapped_column(String(255))
     info: Mapped[str | None] = mapped_column(String(255))
+    # Tokens carry the version they were issued under; logout increments it (tokens.py).
+    token_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class UserAuth(AuditColumns, Base):
@@ -49,3 +52,16 @@ class UserAuth(AuditColumns, Base):
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("user.id"), nullable=False)
     auth_type: Mapped[str] = mapped_column(String(12), nullable=False)
     auth_key: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class UsedRefreshToken(Base):
+    """A refresh token that has been exchanged: a second exchange is a stolen token.
+
+    Rows are kept until the token would have expired anyway (`expires_at`).
+    """
+
+    __tablename__ = "used_refresh_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("user.id"), nullable=False, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

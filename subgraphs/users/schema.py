@@ -7,6 +7,7 @@ from typing import Self
 
 import strawberry
 
+from common import ratelimit
 from common.auth.permissions import IsAuthenticated
 from common.auth.tokens import TokenPair
 from common.context import Info
@@ -150,6 +151,8 @@ class Mutation:
     @strawberry.mutation(description="Create an account with a mobile number and a password.")
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         resources = info.context.resources
+        limits = service.AccountLimits.from_settings(resources.settings)
+        await ratelimit.hit(resources.redis, limits.register, info.context.client_address)
         user = await service.register(
             resources.db, mobile=input.mobile, password=input.password, nickname=input.nickname
         )
@@ -171,6 +174,8 @@ class Mutation:
     @strawberry.mutation(description="Log in from the mini-program; the first login registers.")
     async def wx_mini_auth(self, info: Info, input: WxMiniAuthInput) -> AuthPayload:
         resources = info.context.resources
+        limits = service.AccountLimits.from_settings(resources.settings)
+        await ratelimit.hit(resources.redis, limits.wx_mini_auth, info.context.client_address)
         user = await service.login_with_wechat(
             resources.db,
             resources.component(MiniProgramClient),
@@ -184,6 +189,8 @@ class Mutation:
     @strawberry.mutation(description="Exchange a refresh token (usable once) for new tokens.")
     async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
         resources = info.context.resources
+        limits = service.AccountLimits.from_settings(resources.settings)
+        await ratelimit.hit(resources.redis, limits.refresh, info.context.client_address)
         user_id, pair = await resources.tokens.refresh(refresh_token)
         user = await service.get_user(resources.db, user_id)
         if user is None:

@@ -51,7 +51,7 @@ WECHAT_LOGIN_UNAVAILABLE = "WeChat login is not possible right now; please try a
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """Failed logins allowed per mobile, and attempts per client address, in one window."""
+    """Login attempts allowed per mobile and per client address in one window."""
 
     per_mobile: ratelimit.Limit
     per_address: ratelimit.Limit
@@ -63,6 +63,35 @@ class LoginLimits:
             per_mobile=ratelimit.Limit("login-mobile", settings.login_attempts_per_mobile, window),
             per_address=ratelimit.Limit(
                 "login-address", settings.login_attempts_per_address, window
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AccountLimits:
+    """Per-address limits of the other mutations that create accounts or tokens."""
+
+    register: ratelimit.Limit
+    wx_mini_auth: ratelimit.Limit
+    refresh: ratelimit.Limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AccountLimits:
+        return cls(
+            register=ratelimit.Limit(
+                "register-address",
+                settings.register_attempts_per_address,
+                settings.register_window_seconds,
+            ),
+            wx_mini_auth=ratelimit.Limit(
+                "wx-mini-auth-address",
+                settings.wx_mini_auth_attempts_per_address,
+                settings.wx_mini_auth_window_seconds,
+            ),
+            refresh=ratelimit.Limit(
+                "refresh-address",
+                settings.refresh_attempts_per_address,
+                settings.refresh_window_seconds,
             ),
         )
 
@@ -128,16 +157,20 @@ async def authenticate(
     password: str,
     client_address: str,
 ) -> User:
-    """Check a mobile and password, throttling guessing per mobile and per address."""
+    """Check a mobile and password, throttling guessing per mobile and per address.
+
+    Every attempt is counted (atomically, INCR) before the password is checked, so
+    a burst of concurrent guesses gets at most the limit verified, and a locked
+    mobile refuses even the right password until the window ends.
+    """
     await ratelimit.hit(redis, limits.per_address, client_address)
     mobile = validation.normalize_mobile(mobile)
     if not password:
         raise BadUserInput("Enter a password.", field="password")
-    await ratelimit.check(redis, limits.per_mobile, mobile)
+    await ratelimit.hit(redis, limits.per_mobile, mobile)
     async with db.session() as session:
         user = await _user_by_auth(session, AuthType.SYSTEM, mobile)
     if not await verify_password(user.password if user else None, password) or user is None:
-        await ratelimit.count(redis, limits.per_mobile, mobile)
         raise Unauthenticated("Wrong mobile number or password.")
     await ratelimit.reset(redis, limits.per_mobile, mobile)
     return user

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from common.auth.tokens import TokenService
+from common.auth.versions import UsersServiceVersions
 from common.db import Database
 from common.redis import create_redis
 from common.resources import Resources
@@ -32,12 +33,14 @@ PREFERRED = """{ preferredHomestays(first: 50) { edges { node { id business { id
 async def cache(settings: Settings, travel_db: Database) -> AsyncIterator[TravelCache]:
     """What an operator tool in another process uses: the same Redis as the subgraphs."""
     redis = create_redis(settings.redis_url)
+    versions = UsersServiceVersions(settings)
     tokens = TokenService(
-        redis, secret=settings.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1
+        redis, versions, secret=settings.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1
     )
     cache = TravelCache(Resources(settings=settings, db=travel_db, redis=redis, tokens=tokens))
     yield cache
     await cache.aclose()
+    await versions.aclose()
     await redis.aclose()
 
 

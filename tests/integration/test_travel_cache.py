@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from common.auth.tokens import TokenService
+from common.auth.versions import UsersServiceVersions
 from common.cache import VersionedCache
 from common.db import Database
 from common.redis import create_redis
@@ -30,11 +31,16 @@ async def caches(settings: Settings, travel_db: Database) -> AsyncIterator[Cache
     """Makes TravelCaches as separate processes would have them (each its own Redis client,
     in-process layer and invalidation listener), all closed at the end."""
     opened: list[tuple[TravelCache, Resources]] = []
+    opened_versions: list[UsersServiceVersions] = []
 
     async def make(*, local_ttl: float = 30.0, redis_url: str | None = None) -> TravelCache:
         own = settings.model_copy(update={"cache_local_ttl_seconds": local_ttl})
         redis = create_redis(redis_url or settings.redis_url)
-        tokens = TokenService(redis, secret=own.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1)
+        versions = UsersServiceVersions(own)
+        opened_versions.append(versions)
+        tokens = TokenService(
+            redis, versions, secret=own.jwt_secret, issuer="t", access_ttl=1, refresh_ttl=1
+        )
         resources = Resources(settings=own, db=travel_db, redis=redis, tokens=tokens)
         cache = TravelCache(resources)
         if redis_url is None:
@@ -46,6 +52,8 @@ async def caches(settings: Settings, travel_db: Database) -> AsyncIterator[Cache
     for cache, resources in opened:
         await cache.aclose()
         await resources.redis.aclose()
+    for versions in opened_versions:
+        await versions.aclose()
 
 
 def _count_statements(db: Database) -> list[str]:

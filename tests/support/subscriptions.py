@@ -82,11 +82,12 @@ async def _running(
 
 
 def subscribe_ws(
-    http_url: str, document: str, variables: dict[str, Any], *, token: str
+    http_url: str, document: str, variables: dict[str, Any], *, token: str | None
 ) -> contextlib.AbstractAsyncContextManager[LiveSubscription]:
+    """Subscribe over WebSocket; `token=None` subscribes anonymously."""
     transport = WebsocketsTransport(
         url=http_url.replace("http://", "ws://", 1),
-        init_payload={"authorization": f"Bearer {token}"},
+        init_payload={"authorization": f"Bearer {token}"} if token else {},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
 
@@ -103,10 +104,14 @@ def subscribe_ws(
 
 
 def subscribe_sse(
-    http_url: str, document: str, variables: dict[str, Any], *, token: str
+    http_url: str, document: str, variables: dict[str, Any], *, token: str | None
 ) -> contextlib.AbstractAsyncContextManager[LiveSubscription]:
+    """Subscribe over SSE; `token=None` subscribes anonymously."""
+
     async def produce(live: LiveSubscription) -> None:
-        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+        headers = {"Accept": "text/event-stream"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         body = {"query": document, "variables": variables}
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as http,

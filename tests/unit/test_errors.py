@@ -6,6 +6,8 @@ import logging
 
 import pytest
 import strawberry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
 
 from common.errors import BadUserInput
 from common.schema import build_schema
@@ -79,3 +81,25 @@ async def test_too_deep_queries_are_refused() -> None:
     assert not (await schema.execute(nested(12))).errors
     result = await schema.execute(nested(13))
     assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
+
+
+@strawberry.type
+class OutageQuery:
+    @strawberry.field
+    def redis_down(self) -> str:
+        raise RedisConnectionError("Error 111 connecting to 10.0.0.7:6379. Connection refused.")
+
+    @strawberry.field
+    def database_gone(self) -> str:
+        raise OperationalError("SELECT secret", {}, Exception("(2003) Can't connect to db-host"))
+
+
+outage_schema = build_schema("errors-outage-test", query=OutageQuery)
+
+
+@pytest.mark.parametrize("field", ["redisDown", "databaseGone"])
+async def test_an_outage_is_service_unavailable_without_details(field: str) -> None:
+    result = await outage_schema.execute(f"{{ {field} }}")
+    error = result.errors[0].formatted if result.errors else {}
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+    assert "10.0.0.7" not in str(error) and "db-host" not in str(error)
