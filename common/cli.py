@@ -42,6 +42,21 @@ def _revision(domain: Domain, message: str, *, autogenerate: bool) -> int:
     return 0
 
 
+def _payments_operator(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from subgraphs.payments import operator
+
+    settings = get_settings()
+    if args.command == "payment-ledger":
+        return asyncio.run(operator.show_ledger(settings, args.payment_sn, print))
+    if args.action == "retry":
+        if not args.payment_sn:
+            parser.error("refunds retry needs a PAYMENT_SN")
+        return asyncio.run(operator.retry(settings, args.payment_sn, print))
+    return asyncio.run(operator.list_refunds(settings, print, stuck_only=args.stuck))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `looklook` command line (deployment manifests are checked against it too)."""
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
@@ -72,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=4)
     worker.add_argument("--dead-letters", action="store_true", help="list them and exit")
     commands.add_parser("scheduler", help="run the periodic jobs and the outbox relay")
+    ledger = commands.add_parser(
+        "payment-ledger", help="show a payment's ledger: every answer from WeChat and its totals"
+    )
+    ledger.add_argument("payment_sn")
+    refunds = commands.add_parser(
+        "refunds", help="list refunds (--stuck: CLOSED/ABNORMAL ones), or `retry PAYMENT_SN`"
+    )
+    refunds.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    refunds.add_argument("payment_sn", nargs="?")
+    refunds.add_argument("--stuck", action="store_true", help="only refunds that need a person")
     return parser
 
 
@@ -129,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workers.scheduler import run_scheduler
 
         return run_scheduler(settings)
+    if args.command in ("payment-ledger", "refunds"):
+        return _payments_operator(parser, args)
     parser.error(f"unknown command {args.command}")
     return 2
 

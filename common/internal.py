@@ -1,8 +1,9 @@
 """Calls from one subgraph to another's GraphQL endpoint, for answers needed synchronously.
 
-Reads only (safe to retry): a timeout per attempt and a few retries with
-backoff; when the other side stays unavailable the caller gets
-SERVICE_UNAVAILABLE instead of hanging.
+Reads, and idempotent internal writes (safe to retry): a timeout per attempt
+and a few retries with backoff; when the other side stays unavailable the
+caller gets SERVICE_UNAVAILABLE instead of hanging. `internal_client` makes a
+client that proves it is one of ours (INTERNAL_TOKEN) for the internal writes.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 import httpx
 
 from common.errors import ServiceUnavailable
+from common.settings import Settings
 from common.telemetry import instrument_httpx_client
 
 logger = logging.getLogger("looklook.internal")
+
+# The header of internal writes: it carries INTERNAL_TOKEN (checked by IsInternalCaller).
+INTERNAL_TOKEN_HEADER = "X-Looklook-Internal-Token"  # noqa: S105 - a header name, not a secret
 
 
 class InternalGraphQLClient:
@@ -27,9 +32,11 @@ class InternalGraphQLClient:
         timeout_seconds: float,
         retries: int,
         http: httpx.AsyncClient | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._url = url
         self._retries = retries
+        self._headers = headers or {}
         self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
         instrument_httpx_client(self._http)  # carries traceparent to the other subgraph
 
@@ -51,7 +58,9 @@ class InternalGraphQLClient:
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
             try:
                 response = await self._http.post(
-                    self._url, json={"query": document, "variables": variables}, headers=headers
+                    self._url,
+                    json={"query": document, "variables": variables},
+                    headers={**self._headers, **(headers or {})},
                 )
                 if response.status_code >= 500:
                     raise httpx.HTTPStatusError(
@@ -67,10 +76,24 @@ class InternalGraphQLClient:
                 )
                 continue
             if body.get("errors"):
-                raise RuntimeError(f"internal query failed: {body['errors']}")
+                raise InternalCallRefused(f"internal query failed: {body['errors']}")
             data: dict[str, Any] = body["data"]
             return data
         raise ServiceUnavailable() from last_error
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+class InternalCallRefused(RuntimeError):
+    """The other side answered with GraphQL errors (its own refusal or failure)."""
+
+
+def internal_client(url: str, settings: Settings) -> InternalGraphQLClient:
+    """A client for another subgraph's internal (`inaccessible`, token-guarded) fields."""
+    return InternalGraphQLClient(
+        url,
+        timeout_seconds=settings.internal_timeout_seconds,
+        retries=settings.internal_retries,
+        headers={INTERNAL_TOKEN_HEADER: settings.internal_token},
+    )

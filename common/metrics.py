@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from time import perf_counter
 from typing import ClassVar
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -38,6 +38,26 @@ DURATION = Histogram(
     buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DB_STATEMENTS = Counter("db_statements_total", "SQL statements sent to the database.", ["service"])
+
+# Money consistency (payments; the scheduler's consistency job and refund answers).
+REFUND_FAILURES = Counter(
+    "looklook_refund_failures_total",
+    "Refund answers from WeChat saying the money is stuck, by status (CLOSED, ABNORMAL).",
+    ["status"],
+)
+PAYMENT_REPAIRS = Counter(
+    "looklook_payment_repairs_total",
+    "What the consistency job repaired, by action (order_paid, refund, rival_closed).",
+    ["action"],
+)
+PAYMENTS_UNCONVERGED = Gauge(
+    "looklook_payments_unconverged",
+    "Successful payments the last consistency run could not match with their order.",
+)
+REFUNDS_STUCK = Gauge(
+    "looklook_refunds_stuck",
+    "Refunds WeChat reported CLOSED or ABNORMAL, still waiting for an operator.",
+)
 
 # Operation names come from clients: cap them so one cannot blow up label storage.
 MAX_OPERATION_NAME = 64
