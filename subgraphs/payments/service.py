@@ -318,8 +318,9 @@ async def settle_transaction(
 ) -> ThirdPayment:
     """Apply what WeChat says about a payment (notification or query). Idempotent.
 
-    The merchant, app and amount must match ours, and the amount must be there:
-    anything else is refused (recorded in the ledger, the payment unchanged).
+    The merchant, app and amount must match ours, and a SUCCESS must say how
+    much was paid: anything else is refused (recorded in the ledger, the payment
+    unchanged, WeChat told 4xx so it sends again).
     """
     payment = await get_payment(db, transaction.out_trade_no)
     if payment is None:
@@ -328,7 +329,8 @@ async def settle_transaction(
     if transaction.mchid != settings.wechat_pay_mchid or transaction.appid != settings.pay_appid:
         problem = "merchant or app does not match"
     elif transaction.amount_total is None:
-        problem = "no amount"
+        if transaction.trade_state == "SUCCESS":  # money said to have moved, but how much?
+            problem = "no amount"
     elif transaction.amount_total != payment.pay_total:
         logger.error(
             "payment %s: WeChat reports %s fen, we expect %s",
@@ -342,7 +344,6 @@ async def settle_transaction(
             db, payment, _transaction_answer(transaction, source, f"refused: {problem}")
         )
         raise NotificationRejected(f"{payment.sn}: {problem}")
-    assert transaction.amount_total is not None
     answer = _transaction_answer(transaction, source)
     reported: dict[str, Any] = {
         "trade_state": transaction.trade_state,
@@ -356,7 +357,7 @@ async def settle_transaction(
             [PayStatus.WAITING, PayStatus.CLOSED, PayStatus.FAIL],
             PayStatus.SUCCESS,
             answer=answer,
-            paid=transaction.amount_total,
+            paid=transaction.amount_total or payment.pay_total,
             transaction_id=transaction.transaction_id,
             pay_time=transaction.success_time or utcnow(),
             **reported,
