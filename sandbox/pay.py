@@ -284,10 +284,16 @@ async def create_refund(request: Request) -> Response:
 
 
 async def _complete_refund(sandbox: SandboxState, refund: SandboxRefund) -> None:
+    """PROCESSING → SUCCESS, or the state's `refund_outcome` (CLOSED, ABNORMAL): then the
+    money stays with the merchant and WeChat notifies REFUND.CLOSED / REFUND.ABNORMAL."""
     await asyncio.sleep(REFUND_SECONDS)
-    refund.status = "SUCCESS"
-    refund.success_time = datetime.now(UTC).replace(microsecond=0)
-    _notify(sandbox, refund.notify_url, "REFUND.SUCCESS", refund.notification(), "refund")
+    outcome = sandbox.pay.refund_outcome
+    refund.status = outcome
+    if outcome == "SUCCESS":
+        refund.success_time = datetime.now(UTC).replace(microsecond=0)
+    else:
+        refund.transaction.refunded -= refund.amount
+    _notify(sandbox, refund.notify_url, f"REFUND.{outcome}", refund.notification(), "refund")
 
 
 async def query_refund(request: Request) -> Response:
