@@ -256,3 +256,37 @@ async def test_a_worker_down_past_the_deadline_does_not_cancel_a_paid_order(
     assert (payment["sn"], payment["payStatus"]) == (params["paymentSn"], "SUCCESS")
     queried = [row for row in await _ledger(payments_db, params["paymentSn"]) if row.paid]
     assert [(row.source, row.wechat_state) for row in queried] == [("query", "SUCCESS")]
+
+
+SETTLE_OR_CLOSE = """mutation($sn: ID!) {
+  settleOrCloseOrderPayment(orderSn: $sn) { verdict paymentSn } }"""
+TAKE_PAYMENT = """mutation($order: ID!, $payment: ID!) {
+  takeOrderPayment(orderSn: $order, paymentSn: $payment) }"""
+
+
+async def test_the_internal_mutations_need_the_internal_token(
+    router: GraphQLClient, stack: Stack, catalog: Catalog, payer: Account
+) -> None:
+    """Closing someone's payment or marking an order paid with a made-up payment: the
+    router does not know these fields, and a direct caller without the token is refused."""
+    order = await book(router, payer, catalog.homestay_ids[4], start_in=74)
+    params = (await pay_init(router, payer, order["sn"])).ok()["wxPayHomestayOrder"]
+    payments = GraphQLClient(stack.subgraph_urls[Domain.PAYMENTS])
+    orders = GraphQLClient(stack.subgraph_urls[Domain.ORDERS])
+    take = {"order": order["sn"], "payment": "PMT20260101000000forged01"}
+
+    via_router = await router.execute(
+        SETTLE_OR_CLOSE, {"sn": order["sn"]}, token=payer.access_token
+    )
+    assert via_router.data is None and via_router.errors
+    assert (await router.execute(TAKE_PAYMENT, take, token=payer.access_token)).errors
+    wrong = {"X-Looklook-Internal-Token": "guessed"}
+    for headers in ({}, wrong):
+        closing = await payments.execute(SETTLE_OR_CLOSE, {"sn": order["sn"]}, headers=headers)
+        assert closing.codes == ["FORBIDDEN"]
+        taking = await orders.execute(TAKE_PAYMENT, take, headers=headers)
+        assert taking.codes == ["FORBIDDEN"]
+
+    assert (await _order(router, payer, order["sn"]))["tradeState"] == "WAIT_PAY"
+    payment = await _payment(router, payer, order["sn"])
+    assert (payment["sn"], payment["payStatus"]) == (params["paymentSn"], "WAITING")
