@@ -65,6 +65,21 @@ def _wait_for_migrations(domains: Sequence[Domain]) -> int:
     return 0
 
 
+def _payments_operator(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from subgraphs.payments import operator
+
+    settings = get_settings()
+    if args.command == "payment-ledger":
+        return asyncio.run(operator.show_ledger(settings, args.payment_sn, print))
+    if args.action == "retry":
+        if not args.payment_sn:
+            parser.error("refunds retry needs a PAYMENT_SN")
+        return asyncio.run(operator.retry(settings, args.payment_sn, print))
+    return asyncio.run(operator.list_refunds(settings, print, stuck_only=args.stuck))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `looklook` command line (deployment manifests are checked against it too)."""
     parser = argparse.ArgumentParser(prog="looklook", description=__doc__)
@@ -112,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         "env-example", help="print .env.example (every setting at its default)"
     )
     env_example.add_argument("--write", action="store_true", help="write .env.example instead")
+    ledger = commands.add_parser(
+        "payment-ledger", help="show a payment's ledger: every answer from WeChat and its totals"
+    )
+    ledger.add_argument("payment_sn")
+    refunds = commands.add_parser(
+        "refunds", help="list refunds (--stuck: CLOSED/ABNORMAL ones), or `retry PAYMENT_SN`"
+    )
+    refunds.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    refunds.add_argument("payment_sn", nargs="?")
+    refunds.add_argument("--stuck", action="store_true", help="only refunds that need a person")
     return parser
 
 
@@ -184,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(render_env_example(), end="")
         return 0
+    if args.command in ("payment-ledger", "refunds"):
+        return _payments_operator(parser, args)
     parser.error(f"unknown command {args.command}")
     return 2
 

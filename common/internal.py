@@ -1,8 +1,9 @@
 """Calls from one subgraph to another's GraphQL endpoint, for answers needed synchronously.
 
-Reads only (safe to retry): a timeout per attempt and a few retries with
-backoff; when the other side stays unavailable the caller gets
-SERVICE_UNAVAILABLE instead of hanging.
+Reads, and idempotent internal writes (safe to retry): a timeout per attempt
+and a few retries with backoff; when the other side stays unavailable the
+caller gets SERVICE_UNAVAILABLE instead of hanging. `internal_client` makes a
+client that proves it is one of ours (INTERNAL_TOKEN) for the internal writes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from typing import Any
 import httpx
 
 from common.errors import ErrorCode, PeerError, ServiceUnavailable
+from common.settings import Domain, Settings
 from common.telemetry import instrument_httpx_client
 
 logger = logging.getLogger("looklook.internal")
+
+# The header of internal writes: it carries INTERNAL_TOKEN (checked by IsInternalCaller).
+INTERNAL_TOKEN_HEADER = "X-Looklook-Internal-Token"  # noqa: S105 - a header name, not a secret
 
 
 class InternalGraphQLClient:
@@ -29,11 +34,13 @@ class InternalGraphQLClient:
         retries: int,
         http: httpx.AsyncClient | None = None,
         tls: ssl.SSLContext | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """`tls` (see common.tls): trust the project's CA and present this process's
         certificate, as subgraphs require once TLS is on."""
         self._url = url
         self._retries = retries
+        self._headers = headers or {}
         self._http = http or httpx.AsyncClient(timeout=timeout_seconds, verify=tls or True)
         instrument_httpx_client(self._http)  # carries traceparent to the other subgraph
 
@@ -55,7 +62,9 @@ class InternalGraphQLClient:
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
             try:
                 response = await self._http.post(
-                    self._url, json={"query": document, "variables": variables}, headers=headers
+                    self._url,
+                    json={"query": document, "variables": variables},
+                    headers={**self._headers, **(headers or {})},
                 )
                 if response.status_code >= 500:
                     raise httpx.HTTPStatusError(
@@ -92,3 +101,17 @@ def peer_error(errors: list[dict[str, Any]]) -> Exception:
         if code is not ErrorCode.INTERNAL_SERVER_ERROR:
             return PeerError(str(error.get("message") or ""), code, **extensions)
     return RuntimeError(f"internal query failed: {errors}")
+
+
+def internal_client(url: str, settings: Settings, identity: Domain) -> InternalGraphQLClient:
+    """A client for another subgraph's internal (`inaccessible`, token-guarded) fields,
+    presenting `identity`'s certificate when TLS is on."""
+    from common.tls import internal_client_context
+
+    return InternalGraphQLClient(
+        url,
+        timeout_seconds=settings.internal_timeout_seconds,
+        retries=settings.internal_retries,
+        tls=internal_client_context(settings, identity),
+        headers={INTERNAL_TOKEN_HEADER: settings.internal_token},
+    )

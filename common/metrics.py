@@ -14,7 +14,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import ClassVar
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -58,6 +58,27 @@ def operation_label(name: str | None) -> str:
     if not name:
         return "anonymous"
     return name if name in known_operation_names() else OTHER_OPERATION
+
+
+# Money consistency (payments; the scheduler's consistency job and refund answers).
+REFUND_FAILURES = Counter(
+    "looklook_refund_failures_total",
+    "Refund answers from WeChat saying the money is stuck, by status (CLOSED, ABNORMAL).",
+    ["status"],
+)
+PAYMENT_REPAIRS = Counter(
+    "looklook_payment_repairs_total",
+    "What the consistency job repaired, by action (order_paid, refund, rival_closed).",
+    ["action"],
+)
+PAYMENTS_UNCONVERGED = Gauge(
+    "looklook_payments_unconverged",
+    "Successful payments the last consistency run could not match with their order.",
+)
+REFUNDS_STUCK = Gauge(
+    "looklook_refunds_stuck",
+    "Refunds WeChat reported CLOSED or ABNORMAL, still waiting for an operator.",
+)
 
 
 def _operation_labels(context: ExecutionContext) -> tuple[str, str]:

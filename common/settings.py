@@ -21,6 +21,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEV_JWT_SECRET = "looklook-development-secret-change-me-0123456789"  # noqa: S105
 # The bundled WeChat sandbox's APIv3 key (32 bytes, as WeChat requires); refused in production.
 _SANDBOX_APIV3_KEY = "sandbox-apiv3-key-0123456789abcd"
+_DEV_INTERNAL_TOKEN = "looklook-development-internal-token"  # noqa: S105
 
 
 class Domain(StrEnum):
@@ -143,13 +144,25 @@ class Settings(BaseSettings):
     # Payments asks orders for the order to pay and users for the payer's openid.
     orders_internal_url: str = "http://127.0.0.1:4003/graphql"
     users_internal_url: str = "http://127.0.0.1:4001/graphql"
+    # Orders asks payments to settle or close an overdue order's payment; payments asks
+    # orders to take a payment (the consistency job).
+    payments_internal_url: str = "http://127.0.0.1:4004/graphql"
     internal_timeout_seconds: float = 3.0
     internal_retries: int = 2
+    # Shared secret of those internal write calls (header X-Looklook-Internal-Token);
+    # the subgraphs refuse them without it. Production refuses the development value.
+    internal_token: str = _DEV_INTERNAL_TOKEN
 
     # Payments: the reconciler asks WeChat about payments still WAITING (or REFUNDING)
     # this many seconds after they started, in case a notification was lost.
     payment_reconcile_after_seconds: int = Field(default=300, ge=0)
     payment_reconcile_every_seconds: int = Field(default=60, gt=0)
+    # The consistency job matches every successful payment this old with its order
+    # (paid by it, or the money goes back), every so many seconds.
+    payment_converge_after_seconds: int = Field(default=120, ge=0)
+    payment_converge_every_seconds: int = Field(default=60, gt=0)
+    # The scheduler's Prometheus endpoint (consistency and refund gauges); 0 turns it off.
+    scheduler_metrics_port: int = Field(default=9192, ge=0)
 
     # Background jobs: Dramatiq broker (redis://… or amqp://…); empty means REDIS_URL.
     broker_url: str = ""
@@ -211,6 +224,8 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be set to at least 32 characters in production")
         if self.env == "production" and self.wechat_pay_apiv3_key == _SANDBOX_APIV3_KEY:
             raise ValueError("WECHAT_PAY_APIV3_KEY must be the merchant's own key in production")
+        if self.env == "production" and self.internal_token == _DEV_INTERNAL_TOKEN:
+            raise ValueError("INTERNAL_TOKEN must be set to a secret of its own in production")
         return self
 
     @property

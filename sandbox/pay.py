@@ -12,7 +12,9 @@ API: POST /v3/pay/transactions/jsapi, GET /v3/pay/transactions/out-trade-no/{no}
 POST …/{no}/close, POST /v3/refund/domestic/refunds, GET …/refunds/{out_refund_no}.
 Sandbox only: POST /sandbox/pay {"prepay_id", "notify": true} pays as the user
 (`"notify": false` loses the notification); GET /sandbox/pay/deliveries lists
-notification attempts (`?out_trade_no=` to filter).
+notification attempts (`?out_trade_no=` to filter); POST /sandbox/pay/outage
+{"down": true} makes the merchant API answer 500 SYSTEM_ERROR (WeChat's "busy")
+until {"down": false}, and GET /sandbox/pay/outage lists the calls it refused.
 """
 
 from __future__ import annotations
@@ -71,9 +73,12 @@ def _phone_error(status: int, message: str) -> JSONResponse:
 
 async def _authenticated(request: Request) -> tuple[str, Response | None]:
     """The request body, and the 401 SIGN_ERROR to answer if the merchant's signature
-    does not hold."""
+    does not hold (or the 500 SYSTEM_ERROR of an outage)."""
     body = (await request.body()).decode()
     sandbox = state_of(request)
+    if sandbox.pay.outage:
+        sandbox.pay.refused.append(f"{request.method} {request.url.path}")
+        return body, _error(request, 500, "SYSTEM_ERROR", "系统繁忙，请稍后重试")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     problem = authorization_problem(
         authorization=request.headers.get("authorization", ""),
@@ -279,10 +284,16 @@ async def create_refund(request: Request) -> Response:
 
 
 async def _complete_refund(sandbox: SandboxState, refund: SandboxRefund) -> None:
+    """PROCESSING → SUCCESS, or the state's `refund_outcome` (CLOSED, ABNORMAL): then the
+    money stays with the merchant and WeChat notifies REFUND.CLOSED / REFUND.ABNORMAL."""
     await asyncio.sleep(REFUND_SECONDS)
-    refund.status = "SUCCESS"
-    refund.success_time = datetime.now(UTC).replace(microsecond=0)
-    _notify(sandbox, refund.notify_url, "REFUND.SUCCESS", refund.notification(), "refund")
+    outcome = sandbox.pay.refund_outcome
+    refund.status = outcome
+    if outcome == "SUCCESS":
+        refund.success_time = datetime.now(UTC).replace(microsecond=0)
+    else:
+        refund.transaction.refunded -= refund.amount
+    _notify(sandbox, refund.notify_url, f"REFUND.{outcome}", refund.notification(), "refund")
 
 
 async def query_refund(request: Request) -> Response:
@@ -364,6 +375,17 @@ async def deliveries(request: Request) -> JSONResponse:
     return JSONResponse({"deliveries": attempts})
 
 
+async def outage(request: Request) -> Response:
+    """POST {"down": bool} starts or ends an outage of the merchant API; GET shows it."""
+    state = state_of(request).pay
+    if request.method == "POST":
+        data = _json_object((await request.body()).decode())
+        if data is None or not isinstance(data.get("down"), bool):
+            return _phone_error(400, 'the body must be {"down": true|false}')
+        state.outage = data["down"]
+    return JSONResponse({"down": state.outage, "refused": state.refused})
+
+
 routes: list[BaseRoute] = [
     Route("/v3/pay/transactions/jsapi", jsapi_prepay, methods=["POST"]),
     Route("/v3/pay/transactions/out-trade-no/{out_trade_no}", query_transaction, methods=["GET"]),
@@ -376,4 +398,5 @@ routes: list[BaseRoute] = [
     Route("/v3/refund/domestic/refunds/{out_refund_no}", query_refund, methods=["GET"]),
     Route("/sandbox/pay", sandbox_pay, methods=["POST"]),
     Route("/sandbox/pay/deliveries", deliveries, methods=["GET"]),
+    Route("/sandbox/pay/outage", outage, methods=["GET", "POST"]),
 ]

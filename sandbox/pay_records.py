@@ -142,6 +142,11 @@ class PayState:
     transactions: dict[str, SandboxTransaction] = field(default_factory=dict)
     by_prepay_id: dict[str, SandboxTransaction] = field(default_factory=dict)
     refunds: dict[str, SandboxRefund] = field(default_factory=dict)
+    # How refunds end (SUCCESS; CLOSED or ABNORMAL to play a refund stuck at WeChat).
+    refund_outcome: str = "SUCCESS"
+    # An outage of the merchant API (POST /sandbox/pay/outage), and the calls it refused.
+    outage: bool = False
+    refused: list[str] = field(default_factory=list)
 
     @property
     def deliveries(self) -> list[Delivery]:

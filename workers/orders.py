@@ -14,23 +14,29 @@ from opentelemetry import trace
 
 from common.events import CLOSE_UNPAID_ORDER, MARK_ORDER_PAID, PaymentStatusChanged
 from common.settings import Domain
-from subgraphs.orders.service import PaymentOutcome, apply_payment_status, close_if_unpaid
+from subgraphs.orders.service import (
+    CloseOutcome,
+    PaymentOutcome,
+    apply_payment_status,
+    close_if_unpaid,
+)
 from workers.broker import route_actor
-from workers.resources import database
+from workers.resources import database, payments_client
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
-async def close_unpaid(sn: str) -> bool:
-    """Cancel the order if it is still unpaid past its deadline; a no-op on any rerun.
+async def close_unpaid(sn: str) -> CloseOutcome:
+    """Past its deadline, cancel the order unless WeChat took its money (then it is paid);
+    a no-op on any rerun. Raises when payments cannot answer: Dramatiq retries.
 
     Kept apart from the actor so it can be called directly (tests, a manual fix-up).
     """
     with tracer.start_as_current_span(CLOSE_UNPAID_ORDER.actor_name, attributes={"order.sn": sn}):
-        closed = await close_if_unpaid(database(Domain.ORDERS), sn)
-    logger.info("close_unpaid_order %s: %s", sn, "cancelled" if closed else "nothing to do")
-    return closed
+        outcome = await close_if_unpaid(database(Domain.ORDERS), payments_client(), sn)
+    logger.info("close_unpaid_order %s: %s", sn, outcome)
+    return outcome
 
 
 @route_actor(CLOSE_UNPAID_ORDER)

@@ -34,7 +34,9 @@ async def close_payment_of_cancelled_order(order_sn: str) -> None:
     with tracer.start_as_current_span(
         ORDER_CANCELLED.actor_name, attributes={"order.sn": order_sn}
     ):
-        closed = await close_for_cancelled_order(database(Domain.PAYMENTS), wechat_pay(), order_sn)
+        closed = await close_for_cancelled_order(
+            database(Domain.PAYMENTS), wechat_pay(), get_settings(), order_sn
+        )
     logger.info(
         "order %s cancelled: %s", order_sn, "payment closed" if closed else "no open payment"
     )

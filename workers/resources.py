@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from common.wechat.messages import SubscribeMessenger
     from common.wechat.pay import WeChatPayClient
+    from subgraphs.orders.payments import PaymentsClient
 
 # Small pools: a worker process runs a few actors at a time.
 POOL_SIZE = 4
@@ -28,6 +29,7 @@ _databases: dict[Domain, Database] = {}
 _redis: Redis | None = None
 _wechat_pay: WeChatPayClient | None = None
 _messenger: SubscribeMessenger | None = None
+_payments: PaymentsClient | None = None
 
 
 def database(domain: Domain) -> Database:
@@ -63,9 +65,19 @@ def messenger() -> SubscribeMessenger:
     return _messenger
 
 
+def payments_client() -> PaymentsClient:
+    """Orders' internal client to payments (the close job asks it before cancelling)."""
+    global _payments
+    if _payments is None:
+        from subgraphs.orders.payments import PaymentsClient
+
+        _payments = PaymentsClient(get_settings())
+    return _payments
+
+
 async def dispose() -> None:
     """Close everything opened so far (tests call this between event loops)."""
-    global _redis, _wechat_pay, _messenger
+    global _redis, _wechat_pay, _messenger, _payments
     for db in _databases.values():
         await db.dispose()
     _databases.clear()
@@ -75,6 +87,9 @@ async def dispose() -> None:
     if _messenger is not None:
         await _messenger.aclose()
         _messenger = None
+    if _payments is not None:
+        await _payments.aclose()
+        _payments = None
     if _redis is not None:
         await _redis.aclose()
         _redis = None

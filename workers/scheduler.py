@@ -1,9 +1,11 @@
 """The periodic scheduler: one process (any number of replicas) running timed jobs.
 
 Jobs: relay the orders and payments outboxes to the broker every second; sweep
-unpaid orders past their deadline whose close message was lost, every minute;
-ask WeChat about payments whose notification is overdue, every minute; mark
-paid stays USED after check-out, every ten minutes. Each runs at start too, so work missed
+unpaid orders past their deadline whose close message was lost, every minute
+(asking payments first, like the close job); ask WeChat about payments whose
+notification is overdue, every minute; match every successful payment with its
+order (the consistency job), every minute; mark paid stays USED after
+check-out, every ten minutes. Each runs at start too, so work missed
 while everything was down is caught up at once. Redis locks make each slot run
 once across replicas; every job is idempotent anyway, so when Redis itself is
 unreachable jobs run unlocked rather than not at all.
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 import dramatiq
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from opentelemetry import trace
+from prometheus_client import start_http_server
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -32,8 +35,11 @@ from common.redis import process_redis
 from common.settings import Domain, Settings
 from common.telemetry import instrument_redis, setup_tracing, shutdown_tracing
 from subgraphs.orders.models import OutboxMessage as OrdersOutbox
+from subgraphs.orders.payments import PaymentsClient, PaymentsGate
 from subgraphs.orders.service import close_overdue_orders, finish_stays
+from subgraphs.payments.convergence import OrdersGate, converge
 from subgraphs.payments.models import OutboxMessage as PaymentsOutbox
+from subgraphs.payments.peers import Peers
 from subgraphs.payments.service import reconcile
 from workers import resources
 from workers.broker import configure_broker
@@ -70,15 +76,15 @@ class Job:
     per_slot: bool = True
 
 
-def orders_jobs(db: Database, broker: dramatiq.Broker) -> list[Job]:
+def orders_jobs(db: Database, broker: dramatiq.Broker, payments: PaymentsGate) -> list[Job]:
     async def relay_outbox() -> int:
         return await relay(db, OrdersOutbox, broker)
 
-    async def sweep_overdue() -> list[str]:
-        closed = await close_overdue_orders(db)
+    async def sweep_overdue() -> dict[str, str]:
+        closed = await close_overdue_orders(db, payments)
         if closed:
-            logger.warning("sweeper closed %d overdue orders whose message was lost", len(closed))
-        return closed
+            logger.warning("sweeper settled overdue orders whose message was lost: %s", closed)
+        return {sn: outcome.value for sn, outcome in closed.items()}
 
     async def finish() -> int:
         return await finish_stays(db)
@@ -90,7 +96,9 @@ def orders_jobs(db: Database, broker: dramatiq.Broker) -> list[Job]:
     ]
 
 
-def payments_jobs(db: Database, broker: dramatiq.Broker, settings: Settings) -> list[Job]:
+def payments_jobs(
+    db: Database, broker: dramatiq.Broker, settings: Settings, orders: OrdersGate
+) -> list[Job]:
     async def relay_outbox() -> int:
         return await relay(db, PaymentsOutbox, broker)
 
@@ -104,9 +112,13 @@ def payments_jobs(db: Database, broker: dramatiq.Broker, settings: Settings) -> 
             )
         return [*result.settled, *result.refunds_settled]
 
+    async def converge_payments() -> str:
+        return (await converge(db, resources.wechat_pay(), settings, orders)).summary()
+
     return [
         Job("payments.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
         Job("payments.reconcile", settings.payment_reconcile_every_seconds, reconcile_payments),
+        Job("payments.converge", settings.payment_converge_every_seconds, converge_payments),
     ]
 
 
@@ -170,7 +182,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     runner = JobRunner(redis)
     scheduler = AsyncIOScheduler(timezone=UTC)
     broker = configure_broker(settings)
-    for job in [*orders_jobs(orders_db, broker), *payments_jobs(payments_db, broker, settings)]:
+    payments = PaymentsClient(settings)  # orders' sweeper asks payments before cancelling
+    peers = Peers(settings)  # payments' consistency job tells orders about payments
+    jobs = [
+        *orders_jobs(orders_db, broker, payments),
+        *payments_jobs(payments_db, broker, settings, peers),
+    ]
+    for job in jobs:
         scheduler.add_job(
             runner.run,  # a coroutine function, so APScheduler awaits it on our loop
             "interval",
@@ -192,6 +210,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await redis.aclose()
         await orders_db.dispose()
         await payments_db.dispose()
+        await peers.aclose()
+        await payments.aclose()
         await resources.dispose()
         logger.info("scheduler stopped")
 
@@ -206,6 +226,9 @@ def run_scheduler(settings: Settings) -> int:
     logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
     setup_tracing(SERVICE, settings)
     instrument_redis()
+    if settings.scheduler_metrics_port:
+        # The consistency and refund gauges (common.metrics), and the process's own.
+        start_http_server(settings.scheduler_metrics_port, addr=settings.host)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -89,6 +89,7 @@ class Refund:
     out_trade_no: str
     refund_id: str | None
     status: str  # SUCCESS, PROCESSING, CLOSED, ABNORMAL
+    amount_refund: int | None = None  # fen
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Refund:
@@ -97,11 +98,14 @@ class Refund:
         status = data.get("status") or data.get("refund_status")
         if not status:
             raise KeyError("status")
+        amount = data.get("amount") or {}
+        refunded = amount.get("refund") if isinstance(amount, Mapping) else None
         return cls(
             out_refund_no=str(data["out_refund_no"]),
             out_trade_no=str(data.get("out_trade_no", "")),
             refund_id=str(data["refund_id"]) if data.get("refund_id") else None,
             status=str(status),
+            amount_refund=int(refunded) if refunded is not None else None,
         )
 
 

@@ -12,7 +12,7 @@ from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
 from common import ratelimit
-from common.auth.permissions import IsAuthenticated
+from common.auth.permissions import IsAuthenticated, IsInternalCaller
 from common.context import Info
 from common.errors import BadUserInput, Forbidden
 from common.loaders import parse_row_id
@@ -231,6 +231,20 @@ class Mutation:
             sn=str(sn),
         )
         return HomestayOrder.of(row)
+
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        permission_classes=[IsInternalCaller],
+        description="Internal (payments' consistency job): this payment took the order's "
+        "money. Answers PAID, ALREADY_PAID or REJECTED (the payment must be refunded).",
+    )
+    async def take_order_payment(
+        self, info: Info, order_sn: strawberry.ID, payment_sn: strawberry.ID
+    ) -> str:
+        outcome = await service.take_payment(
+            info.context.resources.db, str(order_sn), str(payment_sn)
+        )
+        return outcome.name
 
 
 schema = build_schema(

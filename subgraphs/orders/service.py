@@ -26,6 +26,7 @@ from common.ids import SnPrefix, make_check_in_code, make_sn
 from common.lookups import live_row, live_rows
 from common.models import utcnow
 from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage, TradeState
+from subgraphs.orders.payments import PaymentsGate
 from subgraphs.orders.pricing import compute_prices
 from subgraphs.orders.travel import TravelClient
 
@@ -317,15 +318,39 @@ async def cancel_order(db: Database, *, user_id: int, sn: str) -> HomestayOrder:
     return order
 
 
-async def close_if_unpaid(db: Database, sn: str) -> bool:
-    """The pay-timeout job: cancel if still unpaid. Safe to run any number of times."""
+class CloseOutcome(StrEnum):
+    """What the pay-timeout job did to an order."""
+
+    CANCELLED = "cancelled"  # WeChat agrees nothing was paid: cancelled, nights freed
+    PAID = "paid"  # WeChat took the money in time: the order is paid, not cancelled
+    NOTHING = "nothing to do"  # not due, not unpaid any more, or no such order
+
+
+async def close_if_unpaid(db: Database, payments: PaymentsGate, sn: str) -> CloseOutcome:
+    """The pay-timeout job: cancel if still unpaid — unpaid as WeChat has it. Idempotent.
+
+    Payments is asked first, before the order is cancelled and its nights freed:
+    a payment WeChat took (even one whose notification was lost) pays the order
+    instead; only once WeChat agrees nothing was paid (and nothing can be) is it
+    cancelled. When payments or WeChat cannot answer, this raises and the order
+    stays WAIT_PAY: the job runs again (a retry, the sweeper), never cancelling blind.
+    """
     async with db.session() as session:
-        deadline = await session.scalar(
-            select(HomestayOrder.pay_deadline).where(HomestayOrder.sn == sn)
-        )
-    if deadline is None or deadline > utcnow():
-        return False
-    return await _transition(
+        row = (
+            await session.execute(
+                select(HomestayOrder.pay_deadline, HomestayOrder.trade_state).where(
+                    HomestayOrder.sn == sn
+                )
+            )
+        ).first()
+    if row is None or row.trade_state != TradeState.WAIT_PAY or row.pay_deadline > utcnow():
+        return CloseOutcome.NOTHING
+    verdict = await payments.settle_or_close(sn)
+    if verdict.paid_by is not None:
+        outcome = await take_payment(db, sn, verdict.paid_by)
+        logger.warning("order %s was paid in time by %s: %s", sn, verdict.paid_by, outcome)
+        return CloseOutcome.PAID if outcome is PaymentOutcome.PAID else CloseOutcome.NOTHING
+    cancelled = await _transition(
         db,
         sn,
         [TradeState.WAIT_PAY],
@@ -333,6 +358,7 @@ async def close_if_unpaid(db: Database, sn: str) -> bool:
         release_nights=True,
         on_change=_cancellation(sn),
     )
+    return CloseOutcome.CANCELLED if cancelled else CloseOutcome.NOTHING
 
 
 class PaymentOutcome(StrEnum):
@@ -340,8 +366,37 @@ class PaymentOutcome(StrEnum):
 
     PAID = "paid"
     ALREADY_PAID = "already paid"  # a replay of the event that paid it
-    REFUND_REQUESTED = "refund requested"  # the order could not take the money
+    REJECTED = "rejected"  # the order cannot take this money (cancelled, paid by another)
+    REFUND_REQUESTED = "refund requested"  # rejected, and the refund request is staged
     IGNORED = "ignored"  # not a success
+
+
+async def take_payment(db: Database, order_sn: str, payment_sn: str) -> PaymentOutcome:
+    """A payment took the order's money: the order becomes WAIT_USE with a check-in code.
+
+    PAID, ALREADY_PAID (by this very payment: a replay), or REJECTED when the
+    order cannot take it (cancelled, missing, or paid by another payment); the
+    caller sends rejected money back. Safe to run any number of times.
+    """
+    if await _transition(
+        db,
+        order_sn,
+        [TradeState.WAIT_PAY],
+        TradeState.WAIT_USE,
+        trade_code=make_check_in_code(),
+        payment_sn=payment_sn,
+    ):
+        return PaymentOutcome.PAID
+    order = await get_order(db, order_sn)
+    if order is not None and order.payment_sn == payment_sn:
+        return PaymentOutcome.ALREADY_PAID
+    logger.warning(
+        "payment %s arrived for order %s in state %s: it cannot take it",
+        payment_sn,
+        order_sn,
+        TradeState(order.trade_state).name if order else "missing",
+    )
+    return PaymentOutcome.REJECTED
 
 
 async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> PaymentOutcome:
@@ -354,31 +409,20 @@ async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> Pay
     """
     if event.status != "SUCCESS":
         return PaymentOutcome.IGNORED
-    if await _transition(
-        db,
-        event.order_sn,
-        [TradeState.WAIT_PAY],
-        TradeState.WAIT_USE,
-        trade_code=make_check_in_code(),
-        payment_sn=event.payment_sn,
-    ):
-        return PaymentOutcome.PAID
-    order = await get_order(db, event.order_sn)
-    if order is not None and order.payment_sn == event.payment_sn:
-        return PaymentOutcome.ALREADY_PAID
-    logger.warning(
-        "payment %s arrived for order %s in state %s: refunding",
-        event.payment_sn,
-        event.order_sn,
-        TradeState(order.trade_state).name if order else "missing",
-    )
+    outcome = await take_payment(db, event.order_sn, event.payment_sn)
+    if outcome is not PaymentOutcome.REJECTED:
+        return outcome
     async with db.write_session() as session:
         send(session, OutboxMessage, REFUND_PAYMENT, event.payment_sn)
     return PaymentOutcome.REFUND_REQUESTED
 
 
-async def close_overdue_orders(db: Database, *, limit: int = 500) -> list[str]:
-    """Sweeper: unpaid orders past their deadline whose close message was lost."""
+async def close_overdue_orders(
+    db: Database, payments: PaymentsGate, *, limit: int = 500
+) -> dict[str, CloseOutcome]:
+    """Sweeper: unpaid orders past their deadline whose close message was lost (or whose
+    worker is down). Each goes through `close_if_unpaid`; one payments cannot answer
+    for is left WAIT_PAY for the next sweep."""
     async with db.session() as session:
         overdue = list(
             await session.scalars(
@@ -390,7 +434,16 @@ async def close_overdue_orders(db: Database, *, limit: int = 500) -> list[str]:
                 .limit(limit)
             )
         )
-    return [sn for sn in overdue if await close_if_unpaid(db, sn)]
+    done: dict[str, CloseOutcome] = {}
+    for sn in overdue:
+        try:
+            outcome = await close_if_unpaid(db, payments, sn)
+        except Exception as error:  # payments or WeChat unreachable: next sweep
+            logger.warning("sweeper: order %s stays unpaid for now: %s", sn, error)
+            continue
+        if outcome is not CloseOutcome.NOTHING:
+            done[sn] = outcome
+    return done
 
 
 async def finish_stays(db: Database, *, today: date | None = None) -> int:

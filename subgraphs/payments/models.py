@@ -1,4 +1,5 @@
-"""payments tables: `third_payment` (REFERENCE.md) and the outbox of payment events."""
+"""payments tables: `third_payment` (REFERENCE.md), its ledger and the outbox of payment
+events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from enum import IntEnum
 from sqlalchemy import Index, Integer, MetaData, SmallInteger, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.models import NAMING_CONVENTION, AuditColumns, BigId, UTCDateTime
+from common.models import NAMING_CONVENTION, AuditColumns, BigId, UTCDateTime, utcnow
 from common.outbox import OutboxMixin
 
 PAY_MODE_WECHAT = "WECHAT_PAY"
@@ -60,6 +61,38 @@ class ThirdPayment(AuditColumns, Base):
     refund_sn: Mapped[str | None] = mapped_column(String(25), unique=True)
     refund_id: Mapped[str | None] = mapped_column(String(32))
     refund_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WeChat's last word on the refund: PROCESSING, SUCCESS, CLOSED or ABNORMAL.
+    refund_status: Mapped[str | None] = mapped_column(String(16))
+    # When the consistency job saw the order paid by this payment (SUCCESS payments only).
+    order_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """One money movement or one answer from WeChat about a payment; rows are never changed.
+
+    `paid` and `refunded` are the money that moved with this row (fen, usually 0:
+    only the answer that moved the payment to SUCCESS, or to REFUNDED, carries
+    it), so a payment's totals are sums over its rows.
+    """
+
+    __tablename__ = "payment_ledger"
+    __table_args__ = (Index(None, "payment_sn", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_sn: Mapped[str] = mapped_column(String(25))
+    order_sn: Mapped[str] = mapped_column(String(25))
+    # Where the answer came from: notification, query, close, refund_request, …
+    source: Mapped[str] = mapped_column(String(24))
+    # What WeChat said: a trade state, a refund status or an error code (ORDERPAID …).
+    wechat_state: Mapped[str] = mapped_column(String(32))
+    # The amount WeChat's answer carried (fen), if any.
+    amount: Mapped[int | None] = mapped_column(Integer)
+    paid: Mapped[int] = mapped_column(Integer, default=0)
+    refunded: Mapped[int] = mapped_column(Integer, default=0)
+    wechat_id: Mapped[str | None] = mapped_column(String(32))  # transaction_id or refund_id
+    refund_sn: Mapped[str | None] = mapped_column(String(25))
+    detail: Mapped[str] = mapped_column(String(256), default="")
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -2,7 +2,9 @@
 
 The user's own Authorization header is forwarded, so orders answers with its
 own ownership rule (another user's order is null) and users reveals the openid
-only to its owner; payments never reads their tables.
+only to its owner; payments never reads their tables. The consistency job's
+one write, "this payment took the order's money", is an internal call with the
+internal token instead.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.internal import InternalGraphQLClient
+from common.internal import InternalGraphQLClient, internal_client
 from common.settings import Domain, Settings
 from common.tls import internal_client_context
 
 _ORDER = """query PayableOrder($sn: ID!) {
   homestayOrder(sn: $sn) { sn title tradeState orderTotalPrice payDeadline } }"""
 _OPENID = "query PayerOpenId { me { wxMiniOpenId } }"
+_TAKE_PAYMENT = """mutation TakePayment($order: ID!, $payment: ID!) {
+  takeOrderPayment(orderSn: $order, paymentSn: $payment) }"""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Peers:
 
         self._orders = client(settings.orders_internal_url)
         self._users = client(settings.users_internal_url)
+        self._orders_internal = internal_client(
+            settings.orders_internal_url, settings, Domain.PAYMENTS
+        )
 
     async def order(self, sn: str, *, authorization: str) -> OrderToPay | None:
         """The order if it is the user's; None for a missing order or another user's."""
@@ -67,6 +74,18 @@ class Peers:
         me = data["me"]
         return me["wxMiniOpenId"] if me else None
 
+    async def take_payment(self, order_sn: str, payment_sn: str) -> str:
+        """Tell orders this payment took the order's money (the consistency job).
+
+        PAID or ALREADY_PAID: the order is paid by it; REJECTED: the money must go back.
+        """
+        data = await self._orders_internal.query(
+            _TAKE_PAYMENT, {"order": order_sn, "payment": payment_sn}
+        )
+        outcome: str = data["takeOrderPayment"]
+        return outcome
+
     async def aclose(self) -> None:
         await self._orders.aclose()
         await self._users.aclose()
+        await self._orders_internal.aclose()

@@ -10,13 +10,13 @@ from typing import Self
 import strawberry
 
 from common.auth.live import LiveSessions, while_authenticated
-from common.auth.permissions import IsAuthenticated
+from common.auth.permissions import IsAuthenticated, IsInternalCaller
 from common.context import Info
 from common.errors import NotFound
 from common.resources import Resources
 from common.schema import build_schema
 from common.wechat.pay import WeChatPayClient
-from subgraphs.payments import live, service
+from subgraphs.payments import ledger, live, service
 from subgraphs.payments.models import PayStatus as PayStatusCode
 from subgraphs.payments.models import ThirdPayment
 from subgraphs.payments.peers import Peers
@@ -54,11 +54,22 @@ class Payment:
             pay_time=row.pay_time,
         )
 
+    @strawberry.field(
+        description="Money sent back to the payer so far, in fen (from the payment's ledger)."
+    )
+    async def refund_total(self, info: Info) -> int | None:
+        totals = await info.context.loaders.get(_ledger_totals).load(str(self.sn))
+        return totals.refunded
+
     @classmethod
     async def resolve_reference(cls, info: Info, sn: strawberry.ID) -> Payment | None:
         """Only the payer can see a payment, however it is reached."""
         row = await info.context.loaders.get(_payments_by_sn).load(str(sn))
         return await _visible(info, row)
+
+
+async def _ledger_totals(resources: Resources, sns: Sequence[str]) -> list[ledger.Totals]:
+    return await ledger.totals(resources.db, sns)
 
 
 async def _payments_by_sn(resources: Resources, sns: Sequence[str]) -> list[ThirdPayment | None]:
@@ -71,19 +82,22 @@ async def _visible(info: Info, row: ThirdPayment | None) -> Payment | None:
     return Payment.of(row)
 
 
-async def _latest_payments(
+async def _order_payments(
     resources: Resources, order_sns: Sequence[str]
 ) -> list[ThirdPayment | None]:
-    return await service.latest_payments(resources.db, order_sns)
+    return await service.order_payments(resources.db, order_sns)
 
 
 @strawberry.federation.type(keys=["sn"])
 class HomestayOrder:
     sn: strawberry.ID
 
-    @strawberry.field(description="The order's latest payment; only for its payer.")
+    @strawberry.field(
+        description="The order's payment: the one that paid it, else the latest attempt; "
+        "only for its payer."
+    )
     async def payment(self, info: Info) -> Payment | None:
-        row = await info.context.loaders.get(_latest_payments).load(str(self.sn))
+        row = await info.context.loaders.get(_order_payments).load(str(self.sn))
         return await _visible(info, row)
 
     @classmethod
@@ -111,10 +125,11 @@ class Query:
         return await Payment.resolve_reference(info, sn)
 
     @strawberry.field(
-        permission_classes=[IsAuthenticated], description="The latest payment of your order."
+        permission_classes=[IsAuthenticated],
+        description="Your order's payment: the one that paid it, else the latest attempt.",
     )
     async def payment_by_order(self, info: Info, order_sn: strawberry.ID) -> Payment | None:
-        row = await service.latest_payment(info.context.resources.db, str(order_sn))
+        row = await service.order_payment(info.context.resources.db, str(order_sn))
         return await _visible(info, row)
 
 
@@ -150,6 +165,35 @@ class Mutation:
             payment_sn=strawberry.ID(started.payment.sn),
         )
 
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        permission_classes=[IsInternalCaller],
+        description="Internal (orders' close job): settle the order's payment if WeChat took "
+        "the money, else close it at WeChat. Idempotent.",
+    )
+    async def settle_or_close_order_payment(
+        self, info: Info, order_sn: strawberry.ID
+    ) -> OrderPaymentSettlement:
+        resources = info.context.resources
+        answer = await service.settle_or_close_order_payment(
+            resources.db,
+            resources.component(WeChatPayClient),
+            resources.settings,
+            str(order_sn),
+        )
+        return OrderPaymentSettlement(
+            verdict=answer.verdict.value,
+            payment_sn=strawberry.ID(answer.payment_sn) if answer.payment_sn else None,
+        )
+
+
+@strawberry.federation.type(
+    inaccessible=True, description="Payments' answer to the close job: PAID or CLOSED."
+)
+class OrderPaymentSettlement:
+    verdict: str
+    payment_sn: strawberry.ID | None
+
 
 @strawberry.type
 class Subscription:
@@ -170,7 +214,7 @@ class Subscription:
         channels = resources.component(live.StatusChannels)
         async with sessions.hold(user_id) as revoked, channels.wake_ups(str(order_sn)) as wake_ups:
             await viewer.reauthenticate()  # a logout before the listener started is seen here
-            row = await service.latest_payment(resources.db, str(order_sn))
+            row = await service.order_payment(resources.db, str(order_sn))
             if row is None or row.user_id != user_id:
                 raise NotFound("This order has no payment of yours; start one first.")
             yield Payment.of(row)
@@ -179,7 +223,7 @@ class Subscription:
             async for _ in while_authenticated(
                 wake_ups, revoked, viewer.reauthenticate, every=sessions.recheck_seconds
             ):
-                row = await service.latest_payment(resources.db, str(order_sn))
+                row = await service.order_payment(resources.db, str(order_sn))
                 if row is not None and (row.sn, row.version) != last_seen:
                     last_seen = (row.sn, row.version)
                     yield Payment.of(row)

@@ -158,7 +158,10 @@ async def test_a_notification_replayed_ten_times_has_one_effect(
     assert await _broadcasts(payments_db, payment_sn) == 3
 
 
-@pytest.mark.parametrize("defect", ["forged", "tampered", "stale", "amount", "unknown", "mchid"])
+DEFECTS = ["forged", "tampered", "stale", "amount", "unknown", "mchid", "no_amount"]
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
 async def test_bad_notifications_change_nothing(
     router: GraphQLClient,
     catalog: Catalog,
@@ -168,7 +171,7 @@ async def test_bad_notifications_change_nothing(
     notify_url: str,
     defect: str,
 ) -> None:
-    start_in = 51 + ["forged", "tampered", "stale", "amount", "unknown", "mchid"].index(defect)
+    start_in = 51 + DEFECTS.index(defect)
     _, payment_sn, total = await _waiting_payment(router, payer, catalog, start_in)
     assert payer.openid is not None
     resource = _transaction(settings, payment_sn, total, payer.openid)
@@ -183,6 +186,8 @@ async def test_bad_notifications_change_nothing(
         resource["out_trade_no"] = "PMT20260101000000nosuchsn"
     elif defect == "mchid":
         resource["mchid"] = "1999999999"
+    elif defect == "no_amount":  # signed, but says nothing of how much was paid
+        del resource["amount"]
     headers, body = _notification(settings, resource, **options)
     if defect == "tampered":
         envelope = json.loads(body)

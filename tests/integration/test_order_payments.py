@@ -14,7 +14,7 @@ from common.events import REFUND_PAYMENT, PaymentStatusChanged
 from common.ids import SnPrefix, make_sn
 from common.settings import Domain, Settings
 from subgraphs.orders.models import HomestayOrder, OutboxMessage, TradeState
-from subgraphs.orders.service import PaymentOutcome, apply_payment_status, close_if_unpaid
+from subgraphs.orders.service import PaymentOutcome, apply_payment_status, cancel_order
 from tests.support.orders import place_order
 
 
@@ -70,7 +70,7 @@ async def test_a_success_pays_the_order_once(orders_db: Database) -> None:
 
 async def test_money_for_a_closed_order_goes_back(orders_db: Database) -> None:
     sn = await place_order(orders_db, pay_in_seconds=-1, with_message=False)
-    assert await close_if_unpaid(orders_db, sn)
+    await cancel_order(orders_db, user_id=1, sn=sn)
     event = _success(sn)
     assert await apply_payment_status(orders_db, event) is PaymentOutcome.REFUND_REQUESTED
     assert (await _order(orders_db, sn)).trade_state == TradeState.CANCELLED

@@ -531,3 +531,28 @@ def test_sandbox_keys_are_made_once_and_kept_private(tmp_path: Path) -> None:
     for private in (made.merchant_private_key_path, made.platform_private_key_path):
         assert private.stat().st_mode & 0o777 == 0o600
     assert made.platform_public_key_path.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+
+
+async def test_an_order_past_its_time_expire_cannot_be_paid(
+    client: WeChatPayClient, sandbox: WeChatSandbox
+) -> None:
+    """time_expire (the order's pay deadline, sent at prepay) is WeChat's own deadline too."""
+    out_trade_no = _out_trade_no()
+    expires_at = datetime.now(UTC) + timedelta(seconds=1)
+    prepay_id = await client.jsapi_prepay(
+        out_trade_no=out_trade_no,
+        description="民宿预订-过期",
+        amount_fen=100,
+        payer_openid=_openid(),
+        expires_at=expires_at,
+    )
+    assert sandbox.state.pay.transactions[out_trade_no].expires_at == expires_at.replace(
+        microsecond=0
+    )
+    await asyncio.sleep((expires_at - datetime.now(UTC)).total_seconds() + 0.2)  # past it
+
+    late = await _pay(sandbox, prepay_id, notify=True)
+
+    assert late.status_code == 409
+    transaction = await client.query(out_trade_no)
+    assert transaction is not None and transaction.trade_state == "CLOSED"

@@ -26,10 +26,12 @@ from common.ids import SnPrefix, make_sn
 from common.outbox import relay
 from common.settings import PROJECT_ROOT, Domain, Settings
 from subgraphs.orders.models import OutboxMessage, TradeState
+from subgraphs.orders.payments import PaymentsClient
 from subgraphs.orders.service import china_today, close_overdue_orders, finish_stays
 from tests.support.backends import free_port
 from tests.support.broker import Whereabouts, whereabouts
 from tests.support.orders import place_order, state_of
+from tests.support.stack import Stack
 from workers.broker import create_broker
 
 # Only a stuck run waits this long: Dramatiq's own retries of a failing close (5, backoff
@@ -54,11 +56,17 @@ def broker(settings: Settings) -> Iterator[dramatiq.Broker]:
 
 
 @pytest.fixture(scope="module")
-def worker(backend_env: dict[str, str], tmp_root: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `looklook worker` on the test backends, stopped with SIGTERM like in production."""
+def worker(
+    backend_env: dict[str, str], tmp_root: Path, payments_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `looklook worker` on the test backends, stopped with SIGTERM like in production.
+
+    Its close job asks the real payments subgraph before cancelling an order.
+    """
     env = {
         **os.environ,
         **backend_env,
+        "PAYMENTS_INTERNAL_URL": payments_url,
         "dramatiq_prom_port": str(free_port()),
         "dramatiq_prom_db": str(tmp_root / "dramatiq-prometheus"),
     }
@@ -70,11 +78,17 @@ def worker(backend_env: dict[str, str], tmp_root: Path) -> Iterator[subprocess.P
     # A worker that polls a queue has a heartbeat in Redis: wait for it (imports are slow).
     client = redis.Redis.from_url(backend_env["REDIS_URL"])
     deadline = time.monotonic() + WORKER_BOOT_SECONDS
-    while not client.zcard(HEARTBEATS):
-        assert process.poll() is None, "the worker exited"
-        assert time.monotonic() < deadline, "the worker did not start"
-        time.sleep(0.1)
-    client.close()
+    try:
+        while not client.zcard(HEARTBEATS):
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.1)
+    except BaseException:  # never leave a worker behind to take later tests' messages
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        raise
+    finally:
+        client.close()
     yield process
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
@@ -163,9 +177,16 @@ async def wait_for_state(
     return time.monotonic() - started
 
 
-async def test_close_actor_cancels_once_and_is_safe_to_rerun(orders_db: Database) -> None:
+async def test_close_actor_cancels_once_and_is_safe_to_rerun(
+    orders_db: Database, payments_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common.settings import get_settings
+    from subgraphs.orders.service import CloseOutcome
     from workers.orders import close_unpaid
     from workers.resources import dispose
+
+    monkeypatch.setenv("PAYMENTS_INTERNAL_URL", payments_url)
+    get_settings.cache_clear()
 
     unpaid = await place_order(orders_db, pay_in_seconds=-1, with_message=False)
     paid = await place_order(
@@ -173,13 +194,16 @@ async def test_close_actor_cancels_once_and_is_safe_to_rerun(orders_db: Database
     )
     not_due = await place_order(orders_db, pay_in_seconds=60, with_message=False)
     try:
-        assert await close_unpaid(unpaid) is True
-        assert await close_unpaid(unpaid) is False  # the second delivery changes nothing
-        assert await close_unpaid(paid) is False
-        assert await close_unpaid(not_due) is False
-        assert await close_unpaid("no-such-order") is False
+        assert await close_unpaid(unpaid) is CloseOutcome.CANCELLED
+        # the second delivery changes nothing
+        assert await close_unpaid(unpaid) is CloseOutcome.NOTHING
+        assert await close_unpaid(paid) is CloseOutcome.NOTHING
+        assert await close_unpaid(not_due) is CloseOutcome.NOTHING
+        assert await close_unpaid("no-such-order") is CloseOutcome.NOTHING
     finally:
         await dispose()
+        monkeypatch.delenv("PAYMENTS_INTERNAL_URL")
+        get_settings.cache_clear()
     assert await state_of(orders_db, unpaid) == TradeState.CANCELLED
     assert await state_of(orders_db, paid) == TradeState.WAIT_USE
     assert await state_of(orders_db, not_due) == TradeState.WAIT_PAY
@@ -223,14 +247,14 @@ async def test_order_made_while_the_broker_is_down_still_closes(
 
 
 async def test_sweeper_closes_overdue_orders_whose_message_was_lost(
-    orders_db: Database,
+    orders_db: Database, payments_gate: PaymentsClient
 ) -> None:
     lost = await place_order(orders_db, pay_in_seconds=-5, with_message=False)
     pending = await place_order(orders_db, pay_in_seconds=60, with_message=False)
-    assert lost in await close_overdue_orders(orders_db)
+    assert lost in await close_overdue_orders(orders_db, payments_gate)
     assert await state_of(orders_db, lost) == TradeState.CANCELLED
     assert await state_of(orders_db, pending) == TradeState.WAIT_PAY
-    assert lost not in await close_overdue_orders(orders_db)
+    assert lost not in await close_overdue_orders(orders_db, payments_gate)
 
 
 async def test_finish_stays_marks_checked_out_orders_used(orders_db: Database) -> None:
@@ -304,13 +328,19 @@ async def test_idle_jobs_log_at_debug_and_busy_ones_at_info(
 
 
 async def test_the_scheduler_relays_new_messages_and_stops_cleanly(
-    settings: Settings, orders_db: Database
+    settings: Settings, orders_db: Database, stack: Stack
 ) -> None:
     from workers.scheduler import serve
 
     sn = await place_order(orders_db, pay_in_seconds=600)
     stop = asyncio.Event()
-    scheduler = asyncio.create_task(serve(settings, stop))
+    wired = settings.model_copy(
+        update={
+            "payments_internal_url": stack.subgraph_urls[Domain.PAYMENTS],
+            "orders_internal_url": stack.subgraph_urls[Domain.ORDERS],
+        }
+    )
+    scheduler = asyncio.create_task(serve(wired, stop))
     try:
         deadline = time.monotonic() + 5
         while (await message_of(orders_db, sn)).sent_at is None:
@@ -347,13 +377,14 @@ def _consumers(amqp_url: str, queue_name: str) -> int:
 
 @pytest.fixture
 def rabbitmq_worker(
-    backend_env: dict[str, str], tmp_root: Path, amqp_url: str
+    backend_env: dict[str, str], tmp_root: Path, amqp_url: str, payments_url: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real `looklook worker` with BROKER_URL=amqp://…, consuming once this returns."""
     env = {
         **os.environ,
         **backend_env,
         "BROKER_URL": amqp_url,
+        "PAYMENTS_INTERNAL_URL": payments_url,
         "dramatiq_prom_port": str(free_port()),
         "dramatiq_prom_db": str(tmp_root / "dramatiq-prometheus-amqp"),
     }

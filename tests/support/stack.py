@@ -71,6 +71,22 @@ class Stack:
         wait_until_up(f"{base}/healthz", process)
         return f"{base}/graphql"
 
+    def _background_env(self, metrics_dir: Path, overrides: dict[str, str]) -> dict[str, str]:
+        return {
+            **self.env,
+            "dramatiq_prom_port": str(free_port()),
+            "dramatiq_prom_db": str(metrics_dir),
+            "SCHEDULER_METRICS_PORT": str(free_port()),
+            **overrides,
+        }
+
+    def start_scheduler(self, metrics_dir: Path, **overrides: str) -> Supervisor:
+        """Start `looklook scheduler` alone (the worker is down); stop it with the result."""
+        background = Supervisor()
+        env = self._background_env(metrics_dir, overrides)
+        background.start("scheduler", [sys.executable, "-m", "common.cli", "scheduler"], env=env)
+        return background
+
     def start_background(self, metrics_dir: Path, **overrides: str) -> Supervisor:
         """Start `looklook worker` and `looklook scheduler`; stop them with the result.
 
@@ -78,20 +94,15 @@ class Stack:
         a message sent afterwards is picked up without a cold-start delay.
         """
         background = Supervisor()
-        env = {
-            **self.env,
-            "dramatiq_prom_port": str(free_port()),
-            "dramatiq_prom_db": str(metrics_dir),
-            **overrides,
-        }
+        env = self._background_env(metrics_dir, overrides)
         cli = [sys.executable, "-m", "common.cli"]
-        worker = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
+        worker_process = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
         background.start("scheduler", [*cli, "scheduler"], env=env)
         client = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
             deadline = time.monotonic() + WORKER_BOOT_SECONDS
             while not client.zcard(WORKER_HEARTBEATS):
-                if worker.poll() is not None or time.monotonic() > deadline:
+                if worker_process.poll() is not None or time.monotonic() > deadline:
                     background.stop_all()
                     raise RuntimeError("the worker did not start")
                 time.sleep(0.1)

@@ -57,7 +57,7 @@ def test_the_config_map_names_only_real_settings() -> None:
     config = _of_kind("ConfigMap")["looklook-config"]["data"]
     assert [name for name in config if not _is_python_setting(name)] == []
     # The values production refuses to start without come from `looklook-secrets`.
-    secrets = {"jwt_secret": "s" * 40, "wechat_pay_apiv3_key": "k" * 32}
+    secrets = {"jwt_secret": "s" * 40, "wechat_pay_apiv3_key": "k" * 32, "internal_token": "i" * 40}
     Settings.model_validate({name.lower(): value for name, value in config.items()} | secrets)
 
 
@@ -113,7 +113,7 @@ def test_internal_and_router_urls_reach_the_subgraph_services() -> None:
     router_env = {e["name"]: e["value"] for e in router["env"]}
     urls = {n: v for n, v in config.items() if n.endswith("_INTERNAL_URL")}
     urls |= {n: v for n, v in router_env.items() if n.startswith("SUBGRAPH_")}
-    assert len(urls) == 3 + len(Domain)
+    assert len(urls) == 4 + len(Domain)
     for name, url in urls.items():
         match = re.fullmatch(r"http://([a-z]+):(\d+)/graphql", url)
         assert match, f"{name}={url}"

@@ -9,6 +9,7 @@ from common.settings import Settings
 
 STRONG_JWT_SECRET = "j" * 40
 MERCHANT_APIV3_KEY = "m" * 32
+INTERNAL_TOKEN = "i" * 40
 # Explicit values throughout: the suite's own environment (JWT_SECRET …) must not leak in.
 SANDBOX_APIV3_KEY = Settings.model_fields["wechat_pay_apiv3_key"].default
 
@@ -27,9 +28,22 @@ def test_production_refuses_the_sandbox_apiv3_key() -> None:
 
 def test_production_with_its_own_secrets_starts() -> None:
     settings = Settings(
-        env="production", jwt_secret=STRONG_JWT_SECRET, wechat_pay_apiv3_key=MERCHANT_APIV3_KEY
+        env="production",
+        jwt_secret=STRONG_JWT_SECRET,
+        wechat_pay_apiv3_key=MERCHANT_APIV3_KEY,
+        internal_token=INTERNAL_TOKEN,
     )
     assert settings.is_production
+
+
+def test_production_refuses_the_development_internal_token() -> None:
+    with pytest.raises(ValidationError, match="INTERNAL_TOKEN"):
+        Settings(
+            env="production",
+            jwt_secret=STRONG_JWT_SECRET,
+            wechat_pay_apiv3_key=MERCHANT_APIV3_KEY,
+            internal_token=Settings.model_fields["internal_token"].default,
+        )
 
 
 def test_wechat_pay_defaults_follow_the_mini_program_and_data_dir() -> None:

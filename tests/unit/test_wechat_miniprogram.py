@@ -161,7 +161,12 @@ async def test_jscode2session_answers_like_wechat(http: httpx.AsyncClient) -> No
 
 
 def test_sandbox_refuses_production_settings() -> None:
-    production = make_settings(env="production", jwt_secret="p" * 40, wechat_pay_apiv3_key="k" * 32)
+    production = make_settings(
+        env="production",
+        jwt_secret="p" * 40,
+        wechat_pay_apiv3_key="k" * 32,
+        internal_token="i" * 40,
+    )
     with pytest.raises(RuntimeError):
         create_app(production)
 
