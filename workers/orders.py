@@ -15,7 +15,7 @@ from opentelemetry import trace
 from common.events import CLOSE_UNPAID_ORDER, MARK_ORDER_PAID, PaymentStatusChanged
 from common.settings import Domain
 from subgraphs.orders.service import PaymentOutcome, apply_payment_status, close_if_unpaid
-from workers.broker import route_actor
+from workers.broker import MONEY_RETRIES, route_actor
 from workers.resources import database
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ async def apply_payment(payload: dict[str, Any]) -> PaymentOutcome:
     return outcome
 
 
-@route_actor(MARK_ORDER_PAID)
+@route_actor(MARK_ORDER_PAID, **MONEY_RETRIES)
 async def mark_order_paid(payload: dict[str, Any]) -> None:
     """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE."""
     await apply_payment(payload)

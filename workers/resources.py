@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from common.db import Database
 from common.redis import process_redis
 from common.settings import Domain, get_settings
+from common.signals import install_publisher
 from common.telemetry import instrument_engine
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ def messenger() -> SubscribeMessenger:
 
         _messenger = SubscribeMessenger(get_settings(), redis())
     return _messenger
+
+
+# Commits made by actors (an order paid, a refund staged) signal through this process's Redis.
+install_publisher(redis)
 
 
 async def dispose() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, cast
@@ -17,8 +17,10 @@ from common.db import Database, is_retryable
 from common.errors import BadUserInput, DomainError, ErrorCode, NotFound
 from common.events import (
     CLOSE_UNPAID_ORDER,
+    NOTIFY_PAYMENT_SUCCESS,
     ORDER_CANCELLED,
     REFUND_PAYMENT,
+    OrderPaid,
     PaymentStatusChanged,
     send,
 )
@@ -279,13 +281,15 @@ async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> Pay
     """
     if event.status != "SUCCESS":
         return PaymentOutcome.IGNORED
+    trade_code = make_check_in_code()
     if await _transition(
         db,
         event.order_sn,
         [TradeState.WAIT_PAY],
         TradeState.WAIT_USE,
-        trade_code=make_check_in_code(),
+        trade_code=trade_code,
         payment_sn=event.payment_sn,
+        on_change=_announce_paid(event, trade_code),
     ):
         return PaymentOutcome.PAID
     order = await get_order(db, event.order_sn)
@@ -300,6 +304,23 @@ async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> Pay
     async with db.write_session() as session:
         send(session, OutboxMessage, REFUND_PAYMENT, event.payment_sn)
     return PaymentOutcome.REFUND_REQUESTED
+
+
+def _announce_paid(event: PaymentStatusChanged, trade_code: str) -> Callable[[AsyncSession], None]:
+    """The payer hears of the order being paid, with its check-in code, only once it is."""
+    notice = OrderPaid(
+        order_sn=event.order_sn,
+        payment_sn=event.payment_sn,
+        user_id=event.user_id,
+        payer_openid=event.payer_openid,
+        trade_code=trade_code,
+        pay_time=event.pay_time,
+    )
+
+    def stage(session: AsyncSession) -> None:
+        send(session, OutboxMessage, NOTIFY_PAYMENT_SUCCESS, asdict(notice))
+
+    return stage
 
 
 async def close_overdue_orders(db: Database, *, limit: int = 500) -> list[str]:

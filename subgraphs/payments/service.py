@@ -25,6 +25,7 @@ from common.ids import SnPrefix, make_sn
 from common.lookups import live_row, live_rows
 from common.models import utcnow
 from common.settings import Settings
+from common.signals import after_commit
 from common.wechat.pay import (
     JsapiParams,
     Refund,
@@ -32,6 +33,7 @@ from common.wechat.pay import (
     WeChatPayClient,
     WeChatPayError,
 )
+from subgraphs.payments import live
 from subgraphs.payments.models import OutboxMessage, PayStatus, ThirdPayment
 from subgraphs.payments.peers import OrderToPay
 
@@ -220,6 +222,7 @@ async def _transition(
         if result.rowcount != 1:
             return False
         broadcast_payment_status(session, OutboxMessage, _event(payment, target, values))
+        after_commit(session, live.channel(payment.order_sn))  # live subscribers: look again
     logger.info("payment %s → %s", payment.sn, target.name)
     return True
 
