@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -67,7 +66,7 @@ async def _publish(redis: Redis, signals: list[tuple[str, str]]) -> None:
     try:
         for channel, message in signals:
             await redis.publish(channel, message)
-    except (RedisError, OSError) as error:
+    except Exception as error:  # a hint only: never let it fail anything
         logger.warning("could not signal %s (the periodic path covers it): %s", signals, error)
 
 

@@ -31,7 +31,7 @@ from workers.broker import create_broker
 
 # A running worker polls with a backoff of up to 1 s per queue (delay queue, then queue).
 CLOSE_WAIT_SECONDS = 10.0
-WORKER_BOOT_SECONDS = 30.0
+WORKER_BOOT_SECONDS = 120.0
 HEARTBEATS = "dramatiq:__heartbeats__"
 
 

@@ -23,7 +23,7 @@ from tests.support.backends import free_port
 
 # Dramatiq workers announce themselves here while they poll their queues.
 WORKER_HEARTBEATS = "dramatiq:__heartbeats__"
-WORKER_BOOT_SECONDS = 30.0
+WORKER_BOOT_SECONDS = 120.0
 
 
 @dataclass
