@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv install install-python install-router compose check-schema lint fmt typecheck migrate bench clean
+.PHONY: dev test ensure-uv install install-python install-router compose check-schema lint fmt typecheck migrate bench bench-live clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
@@ -51,6 +51,10 @@ migrate: install-python
 ## bench: measure the router, a subgraph and their ceilings on a private stack (≈1.5 min)
 bench: install
 	$(RUN) python -m bench.run
+
+## bench-live: payment → paymentStatus event latency on a private stack (bench/live.py)
+bench-live: install
+	$(RUN) python -m bench.run live
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

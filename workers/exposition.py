@@ -29,6 +29,11 @@ class WorkerMetrics(Prometheus):
     def forks(self) -> list[Any]:
         return [serve_metrics]
 
+    def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        # Its counters exist only in worker processes; the scheduler and the CLI enqueue too.
+        if hasattr(self, "total_retried_messages"):
+            super().after_enqueue(broker, message, delay)  # type: ignore[no-untyped-call]
+
 
 def serve_metrics() -> int:
     """Fork function: serve Dramatiq's multiprocess metrics plus the backlog gauges."""

@@ -24,28 +24,37 @@ def _broker(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def list_dead_letters(
-    settings: Settings, queues: Sequence[str] = (), *, limit: int = 100, out: TextIO = sys.stdout
+    settings: Settings, queues: Sequence[str] = (), *, limit: int = 100, out: TextIO | None = None
 ) -> int:
     """One JSON line per dead letter of `queues` (default: every queue of ours)."""
     broker = _broker(settings)
     for queue_name in queues or deadletters.QUEUES:
         for letter in deadletters.dead_letters(broker, queue_name, limit=limit):
-            print(json.dumps(letter.as_json(), default=str, ensure_ascii=False), file=out)
+            print(
+                json.dumps(letter.as_json(), default=str, ensure_ascii=False),
+                file=out or sys.stdout,
+            )
     return 0
 
 
 def redrive_dead_letters(
-    settings: Settings, queue_name: str, ids: Sequence[str] | None, *, out: TextIO = sys.stdout
+    settings: Settings, queue_name: str, ids: Sequence[str] | None, *, out: TextIO | None = None
 ) -> int:
     """Send a queue's dead letters (`ids`, or all when None) again; 1 if an id was unknown."""
     redriven = deadletters.redrive(_broker(settings), queue_name, ids)
-    print(json.dumps({"queue": queue_name, "redriven": redriven}), file=out)
+    print(json.dumps({"queue": queue_name, "redriven": redriven}), file=out or sys.stdout)
     return 1 if ids is not None and len(redriven) < len(ids) else 0
 
 
 async def _with_outbox(
-    settings: Settings, domain: Domain, ids: list[int] | None, *, list_only: bool, out: TextIO
+    settings: Settings,
+    domain: Domain,
+    ids: list[int] | None,
+    *,
+    list_only: bool,
+    out: TextIO | None,
 ) -> int:
+    out = out or sys.stdout
     db = Database(settings.database_url(domain), pool_size=1)
     model = OUTBOXES[domain]
     try:
@@ -73,7 +82,7 @@ async def _with_outbox(
 
 
 def list_parked(
-    settings: Settings, domains: Sequence[Domain] = (), *, out: TextIO = sys.stdout
+    settings: Settings, domains: Sequence[Domain] = (), *, out: TextIO | None = None
 ) -> int:
     """One JSON line per parked outbox row of `domains` (default: every outbox)."""
     for domain in domains or OUTBOXES:
@@ -82,7 +91,7 @@ def list_parked(
 
 
 def redrive_parked(
-    settings: Settings, domain: Domain, ids: list[int] | None, *, out: TextIO = sys.stdout
+    settings: Settings, domain: Domain, ids: list[int] | None, *, out: TextIO | None = None
 ) -> int:
     """Give parked rows of a domain's outbox (`ids`, or all) to the relay again."""
     from common.redis import process_redis

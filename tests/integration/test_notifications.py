@@ -28,10 +28,11 @@ from subgraphs.orders.models import HomestayOrder, OutboxMessage, TradeState
 from subgraphs.orders.service import PaymentOutcome, apply_payment_status
 from tests.support.orders import place_order
 from tests.support.sandbox import WeChatSandbox, wechat_sandbox
-from workers import notifications, resources
-from workers.notifications import SENT_KEY, SendInProgress, notify_paid, notify_refunded
 
+# The actor modules are imported in the tests, not here: importing one builds the process's
+# broker, which must see the suite's REDIS_URL (set once the session's fixtures run).
 pytestmark = pytest.mark.usefixtures("worker_settings")
+SENT_KEY = "looklook:notifications:{kind}:{sn}"
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,8 @@ async def worker_settings(
     settings: Settings, sandbox: WeChatSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Settings]:
     """The worker's connections, made on first use, talk to this module's sandbox."""
+    from workers import notifications, resources
+
     ours = settings.model_copy(update={"wechat_api_base": sandbox.url})
     monkeypatch.setattr(resources, "get_settings", lambda: ours)
     monkeypatch.setattr(notifications, "get_settings", lambda: ours)
@@ -96,6 +99,8 @@ def _values(message: dict[str, object]) -> dict[str, str]:
 async def test_the_success_message_carries_the_check_in_code(
     orders_db: Database, sandbox: WeChatSandbox, worker_settings: Settings
 ) -> None:
+    from workers.notifications import notify_paid
+
     notice = await _paid_order(orders_db)
 
     assert await notify_paid(asdict(notice)) is True
@@ -148,6 +153,8 @@ async def test_orders_announce_success_only_when_the_order_takes_the_payment(
 async def test_a_refunded_payment_gets_a_refund_message_not_a_success_message(
     orders_db: Database, sandbox: WeChatSandbox, worker_settings: Settings
 ) -> None:
+    from workers.notifications import notify_paid, notify_refunded
+
     notice = await _paid_order(orders_db, state=TradeState.REFUNDING)
 
     assert await notify_paid(asdict(notice)) is False  # the order is being refunded
@@ -181,6 +188,8 @@ def _refusals(template: str) -> float:
 async def test_a_user_who_refused_ends_the_job_quietly(
     orders_db: Database, sandbox: WeChatSandbox, worker_settings: Settings, redis: Redis
 ) -> None:
+    from workers.notifications import notify_paid
+
     notice = await _paid_order(orders_db)
     async with httpx.AsyncClient() as http:
         refused = await http.post(
@@ -203,6 +212,8 @@ async def test_a_user_who_refused_ends_the_job_quietly(
 async def test_a_send_cut_off_by_a_crash_is_sent_once_later(
     orders_db: Database, sandbox: WeChatSandbox, redis: Redis
 ) -> None:
+    from workers.notifications import SendInProgress, notify_paid
+
     notice = await _paid_order(orders_db)
     key = SENT_KEY.format(kind="payment-success", sn=notice.payment_sn)
     # A worker claimed the message and was killed before WeChat answered: only its claim is left.

@@ -13,6 +13,7 @@ from datetime import timedelta
 import dramatiq
 import pytest
 from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
@@ -23,7 +24,6 @@ from common.models import utcnow
 from common.outbox import backlog, kick_channel, purge_sent, relay
 from common.settings import Domain, Settings
 from common.signals import flush, install_publisher
-from common.telemetry import setup_tracing
 from subgraphs.orders.models import OutboxMessage
 from tests.support.backends import free_port
 from workers.broker import create_broker
@@ -186,13 +186,16 @@ async def test_a_committed_row_kicks_the_relay_and_a_rolled_back_one_does_not(
         await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-async def test_a_row_keeps_the_trace_that_staged_it(
-    orders_db: Database, settings: Settings
-) -> None:
-    setup_tracing("outbox-test", settings)
-    with trace.get_tracer("test").start_as_current_span("POST /wechatpay/notify") as span:
+async def test_a_row_keeps_the_trace_that_staged_it(orders_db: Database) -> None:
+    request = SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    with trace.use_span(NonRecordingSpan(request)):
         row_id = await _stage(orders_db, "HSO-traced")
-    context = span.get_span_context()
     traceparent = (await _row(orders_db, row_id)).traceparent
-    assert traceparent is not None
-    assert traceparent.startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
+    assert traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    untraced = await _stage(orders_db, "HSO-untraced")
+    assert (await _row(orders_db, untraced)).traceparent is None
