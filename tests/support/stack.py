@@ -83,12 +83,13 @@ class Stack:
             **overrides,
         }
         cli = [sys.executable, "-m", "common.cli"]
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        earlier = set(client.zrange(WORKER_HEARTBEATS, 0, -1))  # stopped workers linger there
         worker = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
         background.start("scheduler", [*cli, "scheduler"], env=env)
-        client = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
             deadline = time.monotonic() + WORKER_BOOT_SECONDS
-            while not client.zcard(WORKER_HEARTBEATS):
+            while not set(client.zrange(WORKER_HEARTBEATS, 0, -1)) - earlier:
                 if worker.poll() is not None or time.monotonic() > deadline:
                     background.stop_all()
                     raise RuntimeError("the worker did not start")
