@@ -176,6 +176,7 @@ async def one_round(
         url=stack.router_url.replace("http://", "ws://", 1),
         init_payload={"authorization": f"Bearer {token}"},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        close_timeout=0.5,  # leaving the subscription should not wait for the router's close
     )
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
         events = session.subscribe(GraphQLRequest(PAYMENT_STATUS, variable_values={"sn": sn}))
