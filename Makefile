@@ -7,7 +7,7 @@ PRIVATE_UV := .tools/venv/bin/uv
 UV := $(shell command -v uv 2>/dev/null || echo $(PRIVATE_UV))
 RUN := $(UV) run --frozen
 
-.PHONY: dev test ensure-uv check-node install install-python install-router install-browser-tests compose check-schema lint lint-schema fmt typecheck migrate certs bench clean
+.PHONY: dev test ensure-uv check-node install install-python install-router install-browser-tests compose check-schema lint lint-schema fmt typecheck migrate certs bench bench-live clean
 
 ## dev: install everything, then run the whole system on embedded defaults (Ctrl-C stops it)
 dev: install
@@ -94,6 +94,10 @@ certs: install-python
 ## bench: measure the router, a subgraph and their ceilings on a private stack (≈1.5 min)
 bench: install
 	$(RUN) python -m bench.run
+
+## bench-live: payment → paymentStatus event latency on a private stack (bench/live.py)
+bench-live: install
+	$(RUN) python -m bench.run live
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache .tools

@@ -1,5 +1,8 @@
 """`make bench`: start a private stack, measure five scenarios, write results.json and results.png.
 
+`python -m bench.run live` (`make bench-live`) runs the live-status scenario
+instead (bench/live.py: pay → paymentStatus event; writes results-live.json).
+
 Everything runs on free ports in a temporary data directory (embedded SQLite, the
 bundled Redis) and is stopped at the end, on errors and on Ctrl-C too.
 BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_CONCURRENCY (32) and
@@ -567,4 +570,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["live"]:
+        from bench.live import main as live_main
+
+        raise SystemExit(live_main())
     raise SystemExit(main())

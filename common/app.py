@@ -27,6 +27,7 @@ from common.logs import configure_logging
 from common.metrics import count_statements, metrics_endpoint
 from common.resources import ComponentFactory, Resources, TokenVersionsFactory
 from common.settings import Domain, Settings, get_settings
+from common.signals import install_publisher
 from common.telemetry import instrument_asgi, instrument_engine, instrument_redis, setup_tracing
 
 logger = logging.getLogger("looklook.app")
@@ -115,10 +116,13 @@ def create_subgraph_app(
             instrument_redis()
         count_statements(resources.db.engine, domain.value)
         app.state.resources = resources
+        # Committed changes signal their listeners (live status, outbox relay) at once.
+        install_publisher(lambda: resources.redis)
         logger.info("%s subgraph ready", domain.value)
         try:
             yield
         finally:
+            install_publisher(None)
             await resources.close()
 
     graphql = SubgraphGraphQL(

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from common.settings import PROJECT_ROOT, Domain, get_settings
 from common.subgraphs import available_domains, schema_path
@@ -137,7 +138,34 @@ def build_parser() -> argparse.ArgumentParser:
     refunds.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     refunds.add_argument("payment_sn", nargs="?")
     refunds.add_argument("--stuck", action="store_true", help="only refunds that need a person")
+    dead = commands.add_parser("dead-letters", help="messages whose retries ran out")
+    dead_actions = dead.add_subparsers(dest="action", required=True)
+    dead_list = dead_actions.add_parser("list", help="one JSON line per dead letter")
+    dead_list.add_argument("--queue", action="append", default=[], help="default: every queue")
+    dead_list.add_argument("--limit", type=int, default=100, help="per queue, newest first")
+    dead_redrive = dead_actions.add_parser("redrive", help="send dead letters again")
+    dead_redrive.add_argument("queue")
+    _ids_or_all(dead_redrive, str, "dead-letter ids (the `id` of `list`)")
+    outbox = commands.add_parser("outbox", help="outbox rows the relay parked")
+    outbox_actions = outbox.add_subparsers(dest="action", required=True)
+    outbox_list = outbox_actions.add_parser("list", help="one JSON line per parked row")
+    outbox_list.add_argument("domains", nargs="*", type=Domain, metavar="DOMAIN")
+    outbox_redrive = outbox_actions.add_parser("redrive", help="relay parked rows again")
+    outbox_redrive.add_argument("domain", type=Domain, metavar="DOMAIN")
+    _ids_or_all(outbox_redrive, int, "row ids")
     return parser
+
+
+def _ids_or_all(parser: argparse.ArgumentParser, kind: type, what: str) -> None:
+    parser.add_argument("ids", nargs="*", type=kind, help=what)
+    parser.add_argument("--all", action="store_true", help="all of them instead")
+
+
+def _chosen_ids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Any] | None:
+    """The ids to redrive, or None for --all; exactly one of the two must be given."""
+    if args.all == bool(args.ids):
+        parser.error("give either ids or --all")
+    return None if args.all else list(args.ids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,11 +219,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"in {settings.certs_dir}")
         return 0
     if args.command == "worker":
-        from workers.run import print_dead_letters, run_worker
-
         if args.dead_letters:
-            return print_dead_letters()
+            from workers.operations import list_dead_letters
+
+            return list_dead_letters(settings)
+        from workers.run import run_worker
+
         return run_worker(settings, processes=args.processes, threads=args.threads)
+    if args.command == "dead-letters":
+        from workers import operations
+
+        if args.action == "list":
+            return operations.list_dead_letters(settings, args.queue, limit=args.limit)
+        return operations.redrive_dead_letters(settings, args.queue, _chosen_ids(parser, args))
+    if args.command == "outbox":
+        from workers import operations
+
+        if args.action == "list":
+            return operations.list_parked(settings, args.domains)
+        return operations.redrive_parked(settings, args.domain, _chosen_ids(parser, args))
     if args.command == "scheduler":
         from workers.scheduler import run_scheduler
 

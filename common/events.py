@@ -41,11 +41,17 @@ REFUND_PAYMENT = ActorRoute("refund_payment", PAYMENTS_QUEUE)
 # payments → everyone who cares that a payment changed status:
 # the order becomes paid (or asks for a refund) …
 MARK_ORDER_PAID = ActorRoute("mark_order_paid", ORDERS_QUEUE)
-# … the payer gets a mini-program subscribe message …
-NOTIFY_PAYMENT_SUCCESS = ActorRoute("notify_payment_success", NOTIFICATIONS_QUEUE)
-# … and live `paymentStatus` subscriptions wake up.
+# … live `paymentStatus` subscriptions wake up (the payments process also wakes them
+# itself right after its commit; this is the durable path) …
 PUBLISH_PAYMENT_STATUS = ActorRoute("publish_payment_status", PAYMENTS_QUEUE)
-PAYMENT_STATUS_SUBSCRIBERS = (MARK_ORDER_PAID, NOTIFY_PAYMENT_SUCCESS, PUBLISH_PAYMENT_STATUS)
+# … and a refunded payer gets a "refunded" subscribe message.
+NOTIFY_PAYMENT_REFUNDED = ActorRoute("notify_payment_refunded", NOTIFICATIONS_QUEUE)
+PAYMENT_STATUS_SUBSCRIBERS = (MARK_ORDER_PAID, PUBLISH_PAYMENT_STATUS, NOTIFY_PAYMENT_REFUNDED)
+
+# orders → the payer: the ORDER is paid (not just the payment), with its check-in code.
+# Sent by orders when it marks the order WAIT_USE, so the message never announces a
+# stay the order could not take (that money is refunded, and the refund is announced).
+NOTIFY_PAYMENT_SUCCESS = ActorRoute("notify_payment_success", NOTIFICATIONS_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,22 @@ class PaymentStatusChanged:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> PaymentStatusChanged:
+        return cls(**payload)
+
+
+@dataclass(frozen=True)
+class OrderPaid:
+    """An order was paid and has its check-in code: what the payer's message says."""
+
+    order_sn: str
+    payment_sn: str
+    user_id: int
+    payer_openid: str
+    trade_code: str
+    pay_time: str | None  # ISO 8601, UTC
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> OrderPaid:
         return cls(**payload)
 
 

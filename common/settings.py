@@ -119,8 +119,9 @@ class Settings(BaseSettings):
     wechat_mini_secret: str = "sandbox-mini-secret"  # noqa: S105
     wechat_api_base: str = "http://127.0.0.1:4010"
     wechat_timeout_seconds: float = 5.0
-    # A mini-program subscribe message template ("payment succeeded").
+    # Mini-program subscribe message templates: "payment succeeded" and "refunded".
     wechat_subscribe_template_id: str = "sandbox-payment-success-template"
+    wechat_refund_template_id: str = "sandbox-refund-template"
 
     # WeChat Pay v3 (JSAPI). The defaults are the bundled sandbox's: its key pairs are
     # generated on first start under DATA_DIR/wechatpay, never shipped.
@@ -166,6 +167,12 @@ class Settings(BaseSettings):
 
     # Background jobs: Dramatiq broker (redis://… or amqp://…); empty means REDIS_URL.
     broker_url: str = ""
+    # How long an idle worker waits between polls of a queue (Dramatiq's worker timeout).
+    worker_idle_poll_ms: int = Field(default=100, gt=0, le=1000)
+    # Outbox: a row the broker keeps refusing is parked after this many attempts (broker
+    # outages do not count); sent rows are deleted once they are this old.
+    outbox_max_attempts: int = Field(default=5, gt=0)
+    outbox_retention_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     # Listening addresses.
     host: str = "127.0.0.1"

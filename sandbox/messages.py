@@ -6,7 +6,11 @@ sandbox plays WeChat's server (GET /cgi-bin/token, POST
 /cgi-bin/message/subscribe/send, with WeChat's errcodes) so that path runs
 locally, and `GET /sandbox/messages?touser=<openid>` shows what the user's
 phone would have received. `POST /sandbox/access-tokens/expire` invalidates
-every token, as WeChat does when the secret is reset. Like the rest of the
+every token, as WeChat does when the secret is reset. `POST
+/sandbox/messages/refuse` with `{"touser": openid}` plays a user who refused
+(or never accepted) subscribe messages: WeChat answers 43101 for them. The
+sandbox knows the configured templates and refuses data that does not match
+their fields (47003), as WeChat does. Like the rest of the
 sandbox it refuses to run with production settings.
 """
 
@@ -24,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from common.settings import Settings
+from common.wechat.messages import PAYMENT_SUCCESS_FIELDS, REFUND_FIELDS
 from sandbox.state import state_of
 
 ACCESS_TOKEN_TTL_SECONDS = 7200
@@ -38,6 +44,7 @@ class MessageState:
     tokens: dict[str, float] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     token_requests: int = 0
+    refusing: set[str] = field(default_factory=set)  # openids that refused every template
 
     def issue(self) -> str:
         token = secrets.token_urlsafe(48)
@@ -58,6 +65,14 @@ class MessageState:
         """Make every issued token expired (tests: WeChat's two hours are up)."""
         now = self.clock()
         self.tokens = dict.fromkeys(self.tokens, now)
+
+
+def templates(settings: Settings) -> dict[str, frozenset[str]]:
+    """The app's templates, as WeChat knows them: id → field names."""
+    return {
+        settings.wechat_subscribe_template_id: frozenset(PAYMENT_SUCCESS_FIELDS),
+        settings.wechat_refund_template_id: frozenset(REFUND_FIELDS),
+    }
 
 
 def _wechat(data: dict[str, Any]) -> Response:
@@ -104,9 +119,14 @@ async def send_subscribe_message(request: Request) -> Response:
         return _wechat({"errcode": 47003, "errmsg": "argument invalid"})
     if not _OPENID.fullmatch(body["touser"]):
         return _wechat({"errcode": 40003, "errmsg": "invalid openid"})
-    # The sandbox knows one template: the configured one (WeChat knows the app's templates).
-    if body["template_id"] != sandbox.settings.wechat_subscribe_template_id:
+    # The sandbox knows the configured templates (WeChat knows the app's templates).
+    fields = templates(sandbox.settings).get(body["template_id"])
+    if fields is None:
         return _wechat({"errcode": 40037, "errmsg": "invalid template_id"})
+    if set(data) != fields:
+        return _wechat({"errcode": 47003, "errmsg": "argument invalid! data does not match"})
+    if body["touser"] in messages.refusing:
+        return _wechat({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
     messages.sent.append(body)
     return _wechat({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**15)})
 
@@ -116,6 +136,19 @@ async def sent_messages(request: Request) -> JSONResponse:
     touser = request.query_params.get("touser")
     sent = [m for m in state_of(request).messages.sent if touser in (None, m["touser"])]
     return JSONResponse({"messages": sent})
+
+
+async def refuse_messages(request: Request) -> Response:
+    """The user with this openid refuses subscribe messages from now on (43101)."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    touser = body.get("touser") if isinstance(body, dict) else None
+    if not isinstance(touser, str) or not _OPENID.fullmatch(touser):
+        return JSONResponse({"error": "touser (an openid) is required"}, status_code=400)
+    state_of(request).messages.refusing.add(touser)
+    return Response(status_code=204)
 
 
 async def expire_tokens(request: Request) -> Response:
@@ -128,5 +161,6 @@ routes: list[BaseRoute] = [
     Route("/cgi-bin/token", access_token, methods=["GET"]),
     Route("/cgi-bin/message/subscribe/send", send_subscribe_message, methods=["POST"]),
     Route("/sandbox/messages", sent_messages, methods=["GET"]),
+    Route("/sandbox/messages/refuse", refuse_messages, methods=["POST"]),
     Route("/sandbox/access-tokens/expire", expire_tokens, methods=["POST"]),
 ]

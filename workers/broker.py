@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 import dramatiq
 from dramatiq import Actor
@@ -24,13 +24,14 @@ from dramatiq.middleware import (
     Callbacks,
     Middleware,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
 
 from common.events import ActorRoute
 from common.settings import Settings, get_settings
+from workers.budget import RetryBudget
+from workers.tracecontext import TraceContext
 
 P = ParamSpec("P")
 
@@ -38,6 +39,11 @@ P = ParamSpec("P")
 MAX_RETRIES = 5
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 60_000
+# Money actors (an order to mark paid, a refund, a WeChat order to close) retry for as long
+# as WeChat Pay retries its notifications, 24 h, backing off to one attempt every 10 minutes.
+MONEY_RETRIES: dict[str, Any] = {"retry_for_ms": 24 * 3600 * 1000, "max_backoff": 10 * 60 * 1000}
+# A subscribe message is worth sending for an hour; after that it is news to nobody.
+NOTIFICATION_RETRIES: dict[str, Any] = {"retry_for_ms": 3600 * 1000, "max_backoff": 5 * 60 * 1000}
 # No job of ours should take a minute; one that does is stuck on I/O and is better retried.
 TIME_LIMIT_MS = 60_000
 # Where the worker's Prometheus exposition server listens (Dramatiq reads these names itself).
@@ -99,18 +105,21 @@ class PrometheusSeriesFromStart(Middleware):
 
 
 def _middleware() -> list[Middleware]:
-    from dramatiq.middleware.prometheus import Prometheus  # reads its env vars on import
+    from workers.exposition import WorkerMetrics  # Dramatiq's Prometheus reads env vars on import
 
     return [
-        # Before Prometheus: "after" hooks run in reverse order, so its metrics exist by then.
+        # Before the exporter: "after" hooks run in reverse order, so its metrics exist by then.
         PrometheusSeriesFromStart(),
-        Prometheus(),
+        WorkerMetrics(),
+        TraceContext(),
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
+        RetryBudget(
+            max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS
+        ),
         AsyncIO(),  # our actors are `async def`; this runs them on one loop per worker process
     ]
 
@@ -138,11 +147,17 @@ def configure_broker(settings: Settings | None = None) -> dramatiq.Broker:
     return _broker
 
 
-def route_actor(route: ActorRoute) -> Callable[[Callable[P, Awaitable[None]]], Actor[P, None]]:
+def route_actor(
+    route: ActorRoute, **options: Any
+) -> Callable[[Callable[P, Awaitable[None]]], Actor[P, None]]:
     """Declare the actor consuming `route`: its name and queue, on the process's broker.
 
     Producers only know the route (common/events), so the names must be the same here.
+    `options` are Dramatiq actor options, e.g. `**MONEY_RETRIES`.
     """
     return dramatiq.actor(
-        actor_name=route.actor_name, queue_name=route.queue_name, broker=configure_broker()
+        actor_name=route.actor_name,
+        queue_name=route.queue_name,
+        broker=configure_broker(),
+        **options,
     )

@@ -20,7 +20,7 @@ from subgraphs.orders.service import (
     apply_payment_status,
     close_if_unpaid,
 )
-from workers.broker import route_actor
+from workers.broker import MONEY_RETRIES, route_actor
 from workers.resources import database, payments_client
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def apply_payment(payload: dict[str, Any]) -> PaymentOutcome:
     return outcome
 
 
-@route_actor(MARK_ORDER_PAID)
+@route_actor(MARK_ORDER_PAID, **MONEY_RETRIES)
 async def mark_order_paid(payload: dict[str, Any]) -> None:
     """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE."""
     await apply_payment(payload)

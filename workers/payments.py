@@ -21,14 +21,14 @@ from common.events import (
 from common.settings import Domain, get_settings
 from subgraphs.payments import live
 from subgraphs.payments.service import close_for_cancelled_order, refund_payment
-from workers.broker import route_actor
+from workers.broker import MONEY_RETRIES, route_actor
 from workers.resources import database, redis, wechat_pay
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
-@route_actor(ORDER_CANCELLED)
+@route_actor(ORDER_CANCELLED, **MONEY_RETRIES)
 async def close_payment_of_cancelled_order(order_sn: str) -> None:
     """Sent by orders when an order is cancelled or auto-closed."""
     with tracer.start_as_current_span(
@@ -42,7 +42,7 @@ async def close_payment_of_cancelled_order(order_sn: str) -> None:
     )
 
 
-@route_actor(REFUND_PAYMENT)
+@route_actor(REFUND_PAYMENT, **MONEY_RETRIES)
 async def refund(payment_sn: str) -> None:
     """Sent by orders when money arrived for an order that cannot take it."""
     with tracer.start_as_current_span(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from common.db import Database
 from common.redis import process_redis
 from common.settings import Domain, get_settings
+from common.signals import install_publisher
 from common.telemetry import instrument_engine
 
 if TYPE_CHECKING:
@@ -73,6 +74,10 @@ def payments_client() -> PaymentsClient:
 
         _payments = PaymentsClient(get_settings())
     return _payments
+
+
+# Commits made by actors (an order paid, a refund staged) signal through this process's Redis.
+install_publisher(redis)
 
 
 async def dispose() -> None:

@@ -1,4 +1,4 @@
-"""`looklook worker`: run the Dramatiq worker for every actor, or list dead letters.
+"""`looklook worker`: run the Dramatiq worker for every actor.
 
 The Dramatiq master runs as a child in its own process group and receives one
 SIGTERM from us. Signalling its whole group instead (as a supervisor's
@@ -11,7 +11,6 @@ messages, finish the current ones (up to the time limit), exit.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,11 @@ from workers.broker import TIME_LIMIT_MS, prometheus_defaults
 SERVICE = "worker"
 WORKER_BOOT_TIMEOUT_MS = 10 * 60_000
 _PR_SET_PDEATHSIG = 1
+# Dramatiq's idle poll: a consumer with nothing to do sleeps up to this long between
+# fetches (its "worker timeout", 1 s by default), which is most of a message's latency.
+IDLE_POLL_ENV = "dramatiq_worker_timeout"
+# prometheus_client's multiprocess mode, on before any worker process imports it.
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def dramatiq_argv(processes: int, threads: int) -> list[str]:
@@ -56,9 +60,15 @@ def run_worker(settings: Settings, *, processes: int = 1, threads: int = 4) -> i
     metrics_dir = prometheus_defaults(settings)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        IDLE_POLL_ENV: str(settings.worker_idle_poll_ms),
+        PROMETHEUS_MULTIPROC_ENV: str(metrics_dir),
+    }
     child = subprocess.Popen(  # noqa: S603 - argv is ours
         dramatiq_argv(processes, threads),
         cwd=PROJECT_ROOT,
+        env=env,
         preexec_fn=_own_group_dying_with_parent,  # no threads yet: safe
     )
 
@@ -74,25 +84,3 @@ def run_worker(settings: Settings, *, processes: int = 1, threads: int = 4) -> i
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     return child.wait()
-
-
-def print_dead_letters(limit: int = 100) -> int:
-    """One JSON line per dead-lettered message of every queue an actor listens on."""
-    from workers.actors import broker
-    from workers.deadletters import dead_letters
-
-    for queue_name in sorted(broker.get_declared_queues()):
-        for letter in dead_letters(broker, queue_name, limit=limit):
-            message = letter.message
-            line = {
-                "queue": queue_name,
-                "died_at": letter.died_at.isoformat(),
-                "message_id": message.message_id,
-                "actor": message.actor_name,
-                "args": message.args,
-                "kwargs": message.kwargs,
-                "retries": message.options.get("retries"),
-                "traceback": message.options.get("traceback"),
-            }
-            print(json.dumps(line, default=str))
-    return 0

@@ -1,10 +1,12 @@
 """The periodic scheduler: one process (any number of replicas) running timed jobs.
 
-Jobs: relay the orders and payments outboxes to the broker every second; sweep
-unpaid orders past their deadline whose close message was lost, every minute
-(asking payments first, like the close job); ask WeChat about payments whose
-notification is overdue, every minute; match every successful payment with its
-order (the consistency job), every minute; mark paid stays USED after
+Jobs: relay the orders and payments outboxes to the broker as soon as a
+committed row signals it (a Redis pub/sub "kick", `common.outbox.kick_channel`)
+and at least every second; purge sent outbox rows past their retention, hourly;
+sweep unpaid orders past their deadline whose close message was lost, every
+minute (asking payments first, like the close job); ask WeChat about payments
+whose notification is overdue, every minute; match every successful payment
+with its order (the consistency job), every minute; mark paid stays USED after
 check-out, every ten minutes. Each runs at start too, so work missed
 while everything was down is caught up at once. Redis locks make each slot run
 once across replicas; every job is idempotent anyway, so when Redis itself is
@@ -30,25 +32,28 @@ from redis.exceptions import RedisError
 
 from common.db import Database
 from common.logs import configure_logging
-from common.outbox import relay
-from common.redis import process_redis
+from common.outbox import OutboxMixin, kick_channel, purge_sent, relay
+from common.redis import create_redis, process_redis
 from common.settings import Domain, Settings
+from common.signals import install_publisher
 from common.telemetry import instrument_redis, setup_tracing, shutdown_tracing
-from subgraphs.orders.models import OutboxMessage as OrdersOutbox
 from subgraphs.orders.payments import PaymentsClient, PaymentsGate
 from subgraphs.orders.service import close_overdue_orders, finish_stays
 from subgraphs.payments.convergence import OrdersGate, converge
-from subgraphs.payments.models import OutboxMessage as PaymentsOutbox
 from subgraphs.payments.peers import Peers
 from subgraphs.payments.service import reconcile
 from workers import resources
 from workers.broker import configure_broker
 from workers.locks import acquire_run, claim_slot, release_run
+from workers.outboxes import OUTBOXES
 
 SERVICE = "scheduler"
 RELAY_SECONDS = 1
 SWEEP_SECONDS = 60
 FINISH_STAYS_SECONDS = 600
+PURGE_SECONDS = 3600
+# How long the kick listener waits before resubscribing after losing Redis.
+KICK_RECONNECT_SECONDS = 1.0
 # How long a stopping scheduler lets running jobs finish.
 SHUTDOWN_GRACE_SECONDS = 30
 
@@ -76,10 +81,25 @@ class Job:
     per_slot: bool = True
 
 
-def orders_jobs(db: Database, broker: dramatiq.Broker, payments: PaymentsGate) -> list[Job]:
-    async def relay_outbox() -> int:
-        return await relay(db, OrdersOutbox, broker)
+def outbox_jobs(
+    domain: Domain, db: Database, broker: dramatiq.Broker, settings: Settings
+) -> tuple[Job, Job]:
+    """The relay of a domain's outbox (run by a `RelayLoop`) and its hourly purge."""
+    model: type[OutboxMixin] = OUTBOXES[domain]
 
+    async def relay_outbox() -> int:
+        return await relay(db, model, broker, max_attempts=settings.outbox_max_attempts)
+
+    async def purge() -> int:
+        return await purge_sent(db, model, older_than_seconds=settings.outbox_retention_seconds)
+
+    return (
+        Job(f"{domain.value}.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
+        Job(f"{domain.value}.purge_outbox", PURGE_SECONDS, purge),
+    )
+
+
+def orders_jobs(db: Database, payments: PaymentsGate) -> list[Job]:
     async def sweep_overdue() -> dict[str, str]:
         closed = await close_overdue_orders(db, payments)
         if closed:
@@ -90,18 +110,12 @@ def orders_jobs(db: Database, broker: dramatiq.Broker, payments: PaymentsGate) -
         return await finish_stays(db)
 
     return [
-        Job("orders.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
         Job("orders.sweep_overdue", SWEEP_SECONDS, sweep_overdue),
         Job("orders.finish_stays", FINISH_STAYS_SECONDS, finish),
     ]
 
 
-def payments_jobs(
-    db: Database, broker: dramatiq.Broker, settings: Settings, orders: OrdersGate
-) -> list[Job]:
-    async def relay_outbox() -> int:
-        return await relay(db, PaymentsOutbox, broker)
-
+def payments_jobs(db: Database, settings: Settings, orders: OrdersGate) -> list[Job]:
     async def reconcile_payments() -> list[str]:
         result = await reconcile(db, resources.wechat_pay(), settings)
         if result.settled or result.refunds_settled:
@@ -116,7 +130,6 @@ def payments_jobs(
         return (await converge(db, resources.wechat_pay(), settings, orders)).summary()
 
     return [
-        Job("payments.relay_outbox", RELAY_SECONDS, relay_outbox, per_slot=False),
         Job("payments.reconcile", settings.payment_reconcile_every_seconds, reconcile_payments),
         Job("payments.converge", settings.payment_converge_every_seconds, converge_payments),
     ]
@@ -174,21 +187,74 @@ class JobRunner:
             await asyncio.wait(set(self.running), timeout=grace_seconds)
 
 
+@dataclass
+class RelayLoop:
+    """Runs one outbox's relay when kicked, and at least every `job.every_seconds`.
+
+    A kick arriving while the relay runs sets the event again, so the row that
+    caused it goes out in the next round, right after: none is missed.
+    """
+
+    job: Job
+    runner: JobRunner
+    kicked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.kicked.wait(), self.job.every_seconds)
+            self.kicked.clear()
+            if not stop.is_set():
+                await self.runner.run(self.job)
+
+
+async def listen_for_kicks(
+    settings: Settings, loops: dict[str, RelayLoop], stop: asyncio.Event
+) -> None:
+    """Wake the relay loop of each kick channel on every message (resubscribing after a
+    Redis outage; meanwhile the loops still relay every second)."""
+    redis = create_redis(settings.redis_url, max_connections=2)
+    try:
+        while not stop.is_set():
+            pubsub = redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*loops)
+                while not stop.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["channel"] in loops:
+                        loops[message["channel"]].kicked.set()
+            except (RedisError, OSError) as error:
+                logger.warning("outbox kicks unavailable, relaying every second: %s", error)
+                await asyncio.sleep(KICK_RECONNECT_SECONDS)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    finally:
+        await redis.aclose()
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the jobs until `stop` is set, then let running jobs finish."""
-    orders_db = Database(settings.database_url(Domain.ORDERS), pool_size=2)
-    payments_db = Database(settings.database_url(Domain.PAYMENTS), pool_size=2)
+    databases = {
+        domain: Database(settings.database_url(domain), pool_size=2) for domain in OUTBOXES
+    }
     redis = process_redis(settings)
+    install_publisher(lambda: redis)  # the reconciler's commits signal like any other
     runner = JobRunner(redis)
     scheduler = AsyncIOScheduler(timezone=UTC)
     broker = configure_broker(settings)
+    loops: dict[str, RelayLoop] = {}
     payments = PaymentsClient(settings)  # orders' sweeper asks payments before cancelling
     peers = Peers(settings)  # payments' consistency job tells orders about payments
-    jobs = [
-        *orders_jobs(orders_db, broker, payments),
-        *payments_jobs(payments_db, broker, settings, peers),
+    periodic = [
+        *orders_jobs(databases[Domain.ORDERS], payments),
+        *payments_jobs(databases[Domain.PAYMENTS], settings, peers),
     ]
-    for job in jobs:
+    for domain, db in databases.items():
+        relay_job, purge_job = outbox_jobs(domain, db, broker, settings)
+        loops[kick_channel(OUTBOXES[domain])] = RelayLoop(relay_job, runner)
+        periodic.append(purge_job)
+    for job in periodic:
         scheduler.add_job(
             runner.run,  # a coroutine function, so APScheduler awaits it on our loop
             "interval",
@@ -201,15 +267,23 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             misfire_grace_time=job.every_seconds,
         )
     scheduler.start()
+    for loop in loops.values():
+        loop.kicked.set()  # every job runs at start too
+    tasks = [asyncio.create_task(loop.run(stop)) for loop in loops.values()]
+    tasks.append(asyncio.create_task(listen_for_kicks(settings, loops, stop)))
     logger.info("scheduler started")
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        for loop in loops.values():
+            loop.kicked.set()  # end their wait now
+        await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
         await runner.drain(SHUTDOWN_GRACE_SECONDS)
+        install_publisher(None)
         await redis.aclose()
-        await orders_db.dispose()
-        await payments_db.dispose()
+        for db in databases.values():
+            await db.dispose()
         await peers.aclose()
         await payments.aclose()
         await resources.dispose()

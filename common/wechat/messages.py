@@ -1,4 +1,5 @@
-"""Mini-program subscribe messages ("your payment succeeded"), sent with WeChat's server API.
+"""Mini-program subscribe messages ("your payment succeeded", "refunded"), sent with WeChat's
+server API.
 
 Sending needs an access token, which WeChat rate-limits (2,000 fetches a day)
 and invalidates whenever a new one is fetched; so it is cached in Redis for
@@ -41,6 +42,14 @@ LOCK_POLL_SECONDS = 0.05
 # WeChat: 40001 invalid credential (not the latest), 40014 invalid token, 42001 expired.
 STALE_TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 SYSTEM_BUSY = -1  # transient: try again later
+# The user refused this template or never subscribed to it (43101): retrying cannot help.
+REFUSED_ERRCODES = frozenset({43101})
+
+# The fields of each template (its keywords as set up in the mini-program's console);
+# WeChat refuses a message whose data does not match (47003). No amounts: a message
+# is shown on a lock screen.
+PAYMENT_SUCCESS_FIELDS = ("character_string1", "character_string2", "time3", "thing4")
+REFUND_FIELDS = ("character_string1", "phrase2", "time3", "thing4")
 
 
 class WeChatMessageError(WeChatError):
@@ -51,6 +60,11 @@ class WeChatMessageError(WeChatError):
         super().__init__(f"WeChat error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+
+    @property
+    def refused_by_user(self) -> bool:
+        """The user said no to this message: final, not a fault of ours or WeChat's."""
+        return self.errcode in REFUSED_ERRCODES
 
 
 class SubscribeMessenger:

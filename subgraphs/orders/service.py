@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, cast
@@ -17,8 +17,10 @@ from common.db import Database, is_retryable
 from common.errors import BadUserInput, DomainError, ErrorCode, NotFound
 from common.events import (
     CLOSE_UNPAID_ORDER,
+    NOTIFY_PAYMENT_SUCCESS,
     ORDER_CANCELLED,
     REFUND_PAYMENT,
+    OrderPaid,
     PaymentStatusChanged,
     send,
 )
@@ -371,24 +373,36 @@ class PaymentOutcome(StrEnum):
     IGNORED = "ignored"  # not a success
 
 
-async def take_payment(db: Database, order_sn: str, payment_sn: str) -> PaymentOutcome:
+async def take_payment(
+    db: Database, order_sn: str, payment_sn: str, *, payer: PaymentStatusChanged | None = None
+) -> PaymentOutcome:
     """A payment took the order's money: the order becomes WAIT_USE with a check-in code.
 
     PAID, ALREADY_PAID (by this very payment: a replay), or REJECTED when the
     order cannot take it (cancelled, missing, or paid by another payment); the
     caller sends rejected money back. Safe to run any number of times.
+
+    With `payer` (the payment's broadcast), the payer's success message with the
+    check-in code is staged with the change; on ALREADY_PAID too, since the order may
+    have been paid by the close job's answer from WeChat before the broadcast came
+    (the notification actor sends each payment's message once).
     """
+    trade_code = make_check_in_code()
     if await _transition(
         db,
         order_sn,
         [TradeState.WAIT_PAY],
         TradeState.WAIT_USE,
-        trade_code=make_check_in_code(),
+        trade_code=trade_code,
         payment_sn=payment_sn,
+        on_change=_announce_paid(payer, trade_code) if payer else None,
     ):
         return PaymentOutcome.PAID
     order = await get_order(db, order_sn)
     if order is not None and order.payment_sn == payment_sn:
+        if payer is not None and order.trade_code:
+            async with db.write_session() as session:
+                _announce_paid(payer, order.trade_code)(session)
         return PaymentOutcome.ALREADY_PAID
     logger.warning(
         "payment %s arrived for order %s in state %s: it cannot take it",
@@ -409,12 +423,29 @@ async def apply_payment_status(db: Database, event: PaymentStatusChanged) -> Pay
     """
     if event.status != "SUCCESS":
         return PaymentOutcome.IGNORED
-    outcome = await take_payment(db, event.order_sn, event.payment_sn)
+    outcome = await take_payment(db, event.order_sn, event.payment_sn, payer=event)
     if outcome is not PaymentOutcome.REJECTED:
         return outcome
     async with db.write_session() as session:
         send(session, OutboxMessage, REFUND_PAYMENT, event.payment_sn)
     return PaymentOutcome.REFUND_REQUESTED
+
+
+def _announce_paid(event: PaymentStatusChanged, trade_code: str) -> Callable[[AsyncSession], None]:
+    """The payer hears of the order being paid, with its check-in code, only once it is."""
+    notice = OrderPaid(
+        order_sn=event.order_sn,
+        payment_sn=event.payment_sn,
+        user_id=event.user_id,
+        payer_openid=event.payer_openid,
+        trade_code=trade_code,
+        pay_time=event.pay_time,
+    )
+
+    def stage(session: AsyncSession) -> None:
+        send(session, OutboxMessage, NOTIFY_PAYMENT_SUCCESS, asdict(notice))
+
+    return stage
 
 
 async def close_overdue_orders(

@@ -30,6 +30,7 @@ from common.lookups import live_row, live_rows
 from common.metrics import REFUND_FAILURES
 from common.models import utcnow
 from common.settings import Settings
+from common.signals import after_commit
 from common.wechat.pay import (
     JsapiParams,
     Refund,
@@ -37,7 +38,7 @@ from common.wechat.pay import (
     WeChatPayClient,
     WeChatPayError,
 )
-from subgraphs.payments import ledger
+from subgraphs.payments import ledger, live
 from subgraphs.payments.ledger import Answer, Source
 from subgraphs.payments.models import OutboxMessage, PayStatus, ThirdPayment
 from subgraphs.payments.peers import OrderToPay
@@ -295,6 +296,7 @@ async def _transition(
             )
         if changed:
             broadcast_payment_status(session, OutboxMessage, _event(payment, target, values))
+            after_commit(session, live.channel(payment.order_sn))  # live subscribers: look again
     if changed:
         logger.info("payment %s → %s", payment.sn, target.name)
     return changed

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from common.db import Database
+from common.settings import get_settings
 from tests.support.graphql import GraphQLClient
 from tests.support.payments import (
     ORDER_WITH_PAYMENT,
@@ -17,6 +18,7 @@ from tests.support.payments import (
     book,
     pay_init,
     prepay_id,
+    sandbox_messages,
     sandbox_pay,
 )
 from tests.support.stack import Stack
@@ -102,6 +104,17 @@ async def test_a_payment_for_a_cancelled_order_is_refunded(
     assert refunded["paymentStatus"]["sn"] == params["paymentSn"]
     final = await _eventually(router, payer, order["sn"], "CANCELLED", "REFUNDED")
     assert final["tradeCode"] is None
+
+    # The payer hears the truth: their money went back; no "paid, here is your code".
+    assert payer.openid is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while not (messages := await sandbox_messages(stack.sandbox_url, payer.openid)):
+        assert loop.time() < deadline, "the payer was never told of the refund"
+        await asyncio.sleep(0.2)
+    [message] = messages
+    assert message["template_id"] == get_settings().wechat_refund_template_id
+    assert message["data"]["character_string1"]["value"] == order["sn"]
 
 
 async def test_a_cancelled_orders_wechat_order_is_closed(

@@ -113,7 +113,10 @@ async def test_pay_and_watch_the_status_arrive(
         assert loop.time() < deadline, "the payer was never notified"
         await asyncio.sleep(0.2)
     assert len(messages) == 1
-    assert order["sn"] in str(messages[0])
+    # The order's message, sent once it is paid: it carries the check-in code.
+    fields = {name: value["value"] for name, value in messages[0]["data"].items()}
+    assert fields["character_string1"] == order["sn"]
+    assert fields["character_string2"] == trade_code
 
 
 async def test_asking_twice_resumes_the_same_payment(

@@ -18,7 +18,12 @@ from tests.support.backends import free_port
 from tests.support.sandbox import WeChatSandbox, wechat_sandbox
 
 PAGE = "pages/order/detail?sn=HSO2026112300000012345678"
-DATA = {"character_string1": "HSO2026112300000012345678", "amount2": "¥128.00"}
+DATA = {
+    "character_string1": "HSO2026112300000012345678",
+    "character_string2": "A1B2C3D4",
+    "time3": "2026-11-23 10:00",
+    "thing4": "支付成功",
+}
 
 
 @pytest.fixture(scope="module")

@@ -96,13 +96,14 @@ class Stack:
         background = Supervisor()
         env = self._background_env(metrics_dir, overrides)
         cli = [sys.executable, "-m", "common.cli"]
-        worker_process = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
-        background.start("scheduler", [*cli, "scheduler"], env=env)
         client = redis.Redis.from_url(self.env["REDIS_URL"])
+        earlier = set(client.zrange(WORKER_HEARTBEATS, 0, -1))  # stopped workers linger there
+        worker = background.start("worker", [*cli, "worker", "--threads", "2"], env=env)
+        background.start("scheduler", [*cli, "scheduler"], env=env)
         try:
             deadline = time.monotonic() + WORKER_BOOT_SECONDS
-            while not client.zcard(WORKER_HEARTBEATS):
-                if worker_process.poll() is not None or time.monotonic() > deadline:
+            while not set(client.zrange(WORKER_HEARTBEATS, 0, -1)) - earlier:
+                if worker.poll() is not None or time.monotonic() > deadline:
                     background.stop_all()
                     raise RuntimeError("the worker did not start")
                 time.sleep(0.1)

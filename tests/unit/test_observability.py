@@ -292,7 +292,11 @@ async def test_asgi_continues_the_incoming_trace(spans: InMemorySpanExporter) ->
     assert server.kind is SpanKind.SERVER and server.name == "POST /graphql"
     assert _hex(server)[0] == INCOMING_TRACE
     assert server.parent is not None and format(server.parent.span_id, "016x") == INCOMING_PARENT
-    assert server.resource.attributes["service.name"] == SERVICE
+    # The process's resource (the first setup_tracing of the test session names it).
+    provider = setup_tracing(SERVICE, SETTINGS)
+    assert (
+        server.resource.attributes["service.name"] == provider.resource.attributes["service.name"]
+    )
 
 
 async def _echo_traceparent(request: Request) -> Response:
