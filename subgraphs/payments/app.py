@@ -14,7 +14,7 @@ from subgraphs.payments.peers import Peers
 from subgraphs.payments.schema import schema
 
 
-def _components(resources: Resources) -> list[AsyncClosable]:
+def payments_components(resources: Resources) -> list[AsyncClosable]:
     return [
         WeChatPayClient(resources.settings),
         Peers(resources.settings),
@@ -24,5 +24,5 @@ def _components(resources: Resources) -> list[AsyncClosable]:
 
 
 app = create_subgraph_app(
-    Domain.PAYMENTS, schema, components=_components, extra_routes=notify.routes
+    Domain.PAYMENTS, schema, components=payments_components, extra_routes=notify.routes
 )

@@ -50,11 +50,26 @@ async def payments_db(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def payments_url(settings: Settings) -> Iterator[str]:
-    """The payments subgraph app, served in this process so its spans reach `spans`."""
-    with wechat_sandbox(settings):  # makes the key pairs the subgraph verifies with
-        from subgraphs.payments.app import app
+def payments_url(settings: Settings, spans: InMemorySpanExporter) -> Iterator[str]:
+    """The payments subgraph app, served in this process so its spans reach `spans`.
 
+    Built with an exporter configured (subgraphs create no spans without one); the
+    tracer provider is the one `spans` installed first, so nothing is printed.
+    """
+    with wechat_sandbox(settings):  # makes the key pairs the subgraph verifies with
+        from common.app import create_subgraph_app
+        from subgraphs.payments import notify
+        from subgraphs.payments.app import payments_components
+        from subgraphs.payments.schema import schema
+
+        traced = settings.model_copy(update={"otel_exporter": "console"})
+        app = create_subgraph_app(
+            Domain.PAYMENTS,
+            schema,
+            components=payments_components,
+            extra_routes=notify.routes,
+            settings=traced,
+        )
         with serve(app, lifespan="on") as url:
             yield url
 

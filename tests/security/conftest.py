@@ -20,8 +20,13 @@ from tests.support.backends import free_port
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 
-# Production refuses the sandbox's APIv3 key; any other 32 characters will do here.
-PRODUCTION = {"ENV": "production", "WECHAT_PAY_APIV3_KEY": "p" * 32}
+# Production refuses the sandbox's APIv3 key and the development internal token;
+# any other values will do here.
+PRODUCTION = {
+    "ENV": "production",
+    "WECHAT_PAY_APIV3_KEY": "p" * 32,
+    "INTERNAL_TOKEN": "production-internal-token-for-the-security-suite",
+}
 # Short, so a request the router mishandles around its upstream timeout shows within
 # the test (the deep-variable crash happened when that timer fired).
 UPSTREAM_TIMEOUT_MS = 4000
