@@ -16,15 +16,15 @@ const report = (step, details = {}) => console.log(JSON.stringify({ step, ...det
 const textOf = (page, selector) =>
   page.locator(selector).first().evaluate((el) => el.innerText.replace(/\s+/g, ' '));
 
-async function waitForText(page, selector, predicate, what) {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
+async function waitForText(page, selector, predicate, what, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
     text = await textOf(page, selector).catch(() => '');
     if (predicate(text)) return text;
     await page.waitForTimeout(100);
   }
-  throw new Error(`${what}: not shown within ${STEP_TIMEOUT_MS} ms; the page shows: ${text.slice(0, 500)}`);
+  throw new Error(`${what}: not shown within ${timeoutMs} ms; the page shows: ${text.slice(0, 500)}`);
 }
 
 // Replaces an editor's whole text as if pasted (typing would trigger auto-closed brackets).
@@ -108,8 +108,26 @@ try {
   await setEditor(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${args.token}` }));
   const subscription = `subscription { paymentStatus(orderSn: "${args.orderSn}") { sn orderSn payStatus payTotal } }`;
   await setEditor(page, QUERY_EDITOR, subscription);
-  await run(page);
-  const first = await waitForText(page, RESPONSE, (t) => t.includes(args.orderSn) || t.includes('"errors"'), 'the first payment status');
+  // GraphiQL re-reads the editor's operations after a debounce: a run right after the edit
+  // may still name the previous operation ("Cannot infer operation HomePage"). That answer is
+  // GraphiQL's own, never the router's; give it time to catch up, and run again if it had not.
+  let first = '';
+  for (let attempt = 1; attempt <= 5; attempt += 1) {
+    await page.waitForTimeout(500 * attempt);
+    await run(page);
+    first = await waitForText(
+      page,
+      RESPONSE,
+      (t) => t.includes(args.orderSn) || (t.includes('"errors"') && !t.includes('Cannot infer operation')),
+      'the first payment status',
+      attempt < 5 ? 5_000 : STEP_TIMEOUT_MS,
+    ).catch((error) => {
+      if (attempt === 5) throw error;
+      return '';
+    });
+    if (first) break;
+    await stopIfRunning(page);
+  }
   if (!first.includes(args.orderSn)) throw new Error(`the subscription failed: ${first}`);
   report('subscribed', { shows: first.match(/"payStatus": "\w+"/)?.[0] ?? null });
 

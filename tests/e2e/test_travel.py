@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import delete
 
 from common.cache import CacheHub
 from common.db import Database
 from common.redis import create_redis
 from common.settings import Domain, Settings
+from subgraphs.travel.models import ActivityType, HomestayActivity
 from tests.support.graphql import GraphQLClient
 from tests.support.metrics import statements
 from tests.support.stack import Stack
@@ -29,7 +31,15 @@ async def landlords(router: GraphQLClient) -> list[Account]:
 
 
 @pytest.fixture(scope="module")
-async def catalog(travel_db: Database, landlords: list[Account]) -> Catalog:
+async def catalog(travel_db: Database, landlords: list[Account], settings: Settings) -> Catalog:
+    """This module's catalog owns the curated list: earlier modules' picks are removed."""
+    async with travel_db.write_session() as session:
+        await session.execute(
+            delete(HomestayActivity).where(
+                HomestayActivity.row_type == ActivityType.PREFERRED_HOMESTAY.value
+            )
+        )
+    await _forget_cache(settings)
     return await make_catalog(
         travel_db, [int(a.user_id) for a in landlords], preferred=22, title_prefix="苍山"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
 from common.db import Database
 from subgraphs.travel.models import (
     ActivityType,
@@ -81,13 +83,16 @@ async def make_catalog(
                             star=4.0 + (c % 2),
                         )
                     )
-        # Curated order is the `sort` column, deliberately not the id order.
+        # Curated order is the `sort` column, deliberately not the id order. The newest
+        # catalog's picks go ahead of every earlier one, so a test sees its own list first.
+        lowest = await session.scalar(select(func.min(HomestayActivity.sort)))
+        first_sort = min(lowest or 0, 0) - preferred - 1
         for position, homestay_id in enumerate(reversed(catalog.homestay_ids[:preferred])):
             session.add(
                 HomestayActivity(
                     row_type=ActivityType.PREFERRED_HOMESTAY.value,
                     data_id=homestay_id,
-                    sort=-1_000_000 + position,
+                    sort=first_sort + position,
                 )
             )
             catalog.preferred_ids.append(homestay_id)
