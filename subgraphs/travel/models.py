@@ -24,6 +24,14 @@ class RowType(IntEnum):
     PER_PERSON = 1
 
 
+class CancellationPolicy(StrEnum):
+    """How much of a paid stay a guest gets back when they cancel (API.md, "Refunds")."""
+
+    FLEXIBLE = "FLEXIBLE"
+    MODERATE = "MODERATE"
+    STRICT = "STRICT"
+
+
 class ActivityType(StrEnum):
     PREFERRED_HOMESTAY = "preferredHomestay"  # 为你优选
 
@@ -45,6 +53,9 @@ class HomestayBusiness(AuditColumns, Base):
     tags: Mapped[str] = mapped_column(String(255), default="")  # comma-separated
     cover: Mapped[str] = mapped_column(String(255), default="")
     header_img: Mapped[str] = mapped_column(String(255), default="")
+    cancellation_policy: Mapped[str] = mapped_column(
+        String(16), default=CancellationPolicy.FLEXIBLE, server_default=CancellationPolicy.FLEXIBLE
+    )
 
 
 class Homestay(AuditColumns, Base):

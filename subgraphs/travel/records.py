@@ -71,6 +71,7 @@ class BusinessRecord:
     boss_id: int
     on_sale: bool
     deleted: bool = False
+    cancellation_policy: str = "FLEXIBLE"
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> BusinessRecord:
@@ -85,6 +86,7 @@ class BusinessRecord:
             boss_id=row.user_id,
             on_sale=row.row_state == _ON_SALE,
             deleted=row.del_state != 0,
+            cancellation_policy=row.cancellation_policy,
         )
 
 
@@ -137,6 +139,7 @@ BUSINESS_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.HomestayBusiness.tags,
     models.HomestayBusiness.user_id,
     models.HomestayBusiness.row_state,
+    models.HomestayBusiness.cancellation_policy,
     models.HomestayBusiness.del_state,
 )
 COMMENT_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (

@@ -34,6 +34,7 @@ from subgraphs.travel.loaders import (
     homestays_by_id,
     load_through,
 )
+from subgraphs.travel import models
 from subgraphs.travel.models import RowType
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
@@ -53,6 +54,13 @@ class User:
 class HomestayRowType(Enum):
     PER_ROOM = "PER_ROOM"
     PER_PERSON = "PER_PERSON"
+
+
+# The model's enum is the GraphQL enum (registering returns the same class).
+strawberry.enum(
+    models.CancellationPolicy,
+    description="How much of a paid stay comes back on cancellation (by days before check-in).",
+)
 
 
 @strawberry.type
@@ -146,6 +154,7 @@ class HomestayBusiness:
     star: float | None
     tags: list[str]
     boss: User
+    cancellation_policy: models.CancellationPolicy
 
     @classmethod
     def of(cls, record: BusinessRecord) -> Self:
@@ -157,6 +166,7 @@ class HomestayBusiness:
             star=record.star,
             tags=[tag for tag in record.tags.split(",") if tag],
             boss=User.ref(record.boss_id),
+            cancellation_policy=models.CancellationPolicy(record.cancellation_policy),
         )
 
     @strawberry.field(

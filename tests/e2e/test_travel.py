@@ -132,12 +132,13 @@ async def test_landlord_page_lists_only_homestays_on_sale(
     router: GraphQLClient, catalog: Catalog, landlords: list[Account]
 ) -> None:
     query = """query($id: ID!) { homestayBusiness(id: $id) { title star tags boss { nickname }
-        homestays(first: 2) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""
+        cancellationPolicy homestays(first: 2) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""
     business = (await router.execute(query, {"id": str(catalog.business_ids[0])})).ok()[
         "homestayBusiness"
     ]
     assert business["tags"] == ["近洱海", "可做饭"]
     assert business["boss"]["nickname"] == "房东0"
+    assert business["cancellationPolicy"] == "FLEXIBLE"  # a business that never chose one
     on_sale = set(catalog.homestay_ids[:3])
     assert {int(e["node"]["id"]) for e in business["homestays"]["edges"]} <= on_sale
     assert business["homestays"]["pageInfo"]["hasNextPage"] is True
