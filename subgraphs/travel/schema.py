@@ -23,7 +23,7 @@ from common.pagination import (
     page_size,
 )
 from common.schema import build_schema
-from subgraphs.travel import service
+from subgraphs.travel import models, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
     BusinessHomestayPage,
@@ -34,7 +34,6 @@ from subgraphs.travel.loaders import (
     homestays_by_id,
     load_through,
 )
-from subgraphs.travel import models
 from subgraphs.travel.models import RowType
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 

@@ -132,7 +132,8 @@ async def test_landlord_page_lists_only_homestays_on_sale(
     router: GraphQLClient, catalog: Catalog, landlords: list[Account]
 ) -> None:
     query = """query($id: ID!) { homestayBusiness(id: $id) { title star tags boss { nickname }
-        cancellationPolicy homestays(first: 2) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""
+        cancellationPolicy
+        homestays(first: 2) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""
     business = (await router.execute(query, {"id": str(catalog.business_ids[0])})).ok()[
         "homestayBusiness"
     ]
