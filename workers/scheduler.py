@@ -7,7 +7,8 @@ sweep unpaid orders past their deadline whose close message was lost, every
 minute (asking payments first, like the close job); ask WeChat about payments
 whose notification is overdue, every minute; match every successful payment
 with its order (the consistency job), every minute; mark paid stays USED after
-check-out, every ten minutes. Each runs at start too, so work missed
+check-out, every ten minutes; forget spent refresh tokens past their expiry,
+hourly. Each runs at start too, so work missed
 while everything was down is caught up at once. Redis locks make each slot run
 once across replicas; every job is idempotent anyway, so when Redis itself is
 unreachable jobs run unlocked rather than not at all.
@@ -42,6 +43,7 @@ from subgraphs.orders.service import close_overdue_orders, finish_stays
 from subgraphs.payments.convergence import OrdersGate, converge
 from subgraphs.payments.peers import Peers
 from subgraphs.payments.service import reconcile
+from subgraphs.users.revocations import purge_spent_refresh_tokens
 from workers import resources
 from workers.broker import configure_broker
 from workers.locks import acquire_run, claim_slot, release_run
@@ -133,6 +135,13 @@ def payments_jobs(db: Database, settings: Settings, orders: OrdersGate) -> list[
         Job("payments.reconcile", settings.payment_reconcile_every_seconds, reconcile_payments),
         Job("payments.converge", settings.payment_converge_every_seconds, converge_payments),
     ]
+
+
+def users_jobs(db: Database) -> list[Job]:
+    async def purge_refresh_tokens() -> int:
+        return await purge_spent_refresh_tokens(db)
+
+    return [Job("users.purge_spent_refresh_tokens", PURGE_SECONDS, purge_refresh_tokens)]
 
 
 @dataclass
@@ -236,7 +245,8 @@ async def listen_for_kicks(
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the jobs until `stop` is set, then let running jobs finish."""
     databases = {
-        domain: Database(settings.database_url(domain), pool_size=2) for domain in OUTBOXES
+        domain: Database(settings.database_url(domain), pool_size=2)
+        for domain in (*OUTBOXES, Domain.USERS)
     }
     redis = process_redis(settings)
     install_publisher(lambda: redis)  # the reconciler's commits signal like any other
@@ -249,8 +259,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     periodic = [
         *orders_jobs(databases[Domain.ORDERS], payments),
         *payments_jobs(databases[Domain.PAYMENTS], settings, peers),
+        *users_jobs(databases[Domain.USERS]),
     ]
-    for domain, db in databases.items():
+    for domain in OUTBOXES:
+        db = databases[domain]
         relay_job, purge_job = outbox_jobs(domain, db, broker, settings)
         loops[kick_channel(OUTBOXES[domain])] = RelayLoop(relay_job, runner)
         periodic.append(purge_job)
