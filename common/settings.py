@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     order_window_seconds: int = Field(default=3600, gt=0)
     max_unpaid_orders_per_user: int = Field(default=3, gt=0)
     booking_horizon_days: int = Field(default=365, gt=0)
+    # Check-in codes a landlord may try per window (`redeemCheckInCode`): a landlord types
+    # a few per arrival, a script guessing codes is stopped.
+    check_in_attempts_per_landlord: int = Field(default=30, gt=0)
+    check_in_window_seconds: int = Field(default=900, gt=0)
 
     # Live subscriptions one user may hold on one payments process, and how often a live
     # subscription re-checks its token (logout also ends it at once, over Redis pub/sub).

@@ -7,6 +7,7 @@ from enum import IntEnum
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -44,6 +45,11 @@ class HomestayOrder(AuditColumns, Base):
         Index(None, "user_id", "trade_state", "id"),
         Index(None, "trade_state", "pay_deadline"),
         Index(None, "trade_state", "live_end_date"),
+        # A host's orders (`hostHomestayOrders`), all or in one state, newest first.
+        Index(None, "homestay_user_id", "trade_state", "id"),
+        Index(None, "homestay_user_id", "id"),
+        # The landlord enters a guest's check-in code at arrival.
+        Index(None, "trade_code"),
         # An unpaid order holds one of its user's MAX_UNPAID_ORDERS_PER_USER slots; the
         # unique key makes the cap hold under concurrency on every backend (NULLs, i.e.
         # orders no longer unpaid, never collide).
@@ -65,6 +71,8 @@ class HomestayOrder(AuditColumns, Base):
     homestay_price: Mapped[int] = mapped_column(Integer)
     market_homestay_price: Mapped[int] = mapped_column(Integer)
     homestay_business_id: Mapped[int] = mapped_column(BigId)
+    # The homestay's landlord, as travel answered at booking: who lists the order among
+    # their guests' bookings and may redeem its check-in code.
     homestay_user_id: Mapped[int] = mapped_column(BigId)
     # The stay.
     live_start_date: Mapped[date] = mapped_column(Date)
@@ -86,19 +94,31 @@ class HomestayOrder(AuditColumns, Base):
 
 
 class HomestayNight(Base):
-    """One row per night an active order holds; the unique key makes double booking impossible.
+    """One row per night that is taken: held by an active order or blocked by the landlord.
 
-    Rows exist only while their order holds the dates (WAIT_PAY, WAIT_USE, USED,
-    REFUNDING); cancelling or refunding deletes them in the same transaction.
+    The unique (homestay_id, night) key is the one mechanism that makes a night
+    impossible to take twice, whoever takes it: two bookings, or a booking and the
+    landlord's block, race for the same row and exactly one of them wins. A row
+    belongs to either an order (`order_id`) or a block (`blocked_by`, the landlord
+    who closed the night), never both. An order's rows exist only while it holds the
+    dates (WAIT_PAY, WAIT_USE, USED, REFUNDING); cancelling or refunding deletes them
+    in the same transaction. Unblocking deletes block rows only.
     """
 
     __tablename__ = "homestay_night"
-    __table_args__ = (UniqueConstraint("homestay_id", "night"),)
+    __table_args__ = (
+        UniqueConstraint("homestay_id", "night"),
+        # Exactly one holder: an order or a block.
+        CheckConstraint(
+            "(order_id IS NULL) <> (blocked_by IS NULL)", name="ck_homestay_night_one_holder"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     homestay_id: Mapped[int] = mapped_column(BigId)
     night: Mapped[date] = mapped_column(Date)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("homestay_order.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("homestay_order.id"), index=True)
+    blocked_by: Mapped[int | None] = mapped_column(BigId)
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Self
+from typing import Annotated, Protocol, Self
 
 import strawberry
-from strawberry.federation.schema_directives import Key
-from strawberry.federation.types import FieldSet
 
 from common import ratelimit
 from common.auth.permissions import IsAuthenticated, IsInternalCaller
 from common.context import Info
+from common.db import Database
 from common.errors import BadUserInput, Forbidden
 from common.loaders import parse_row_id
 from common.pagination import (
@@ -26,7 +25,7 @@ from common.pagination import (
 )
 from common.resources import Resources
 from common.schema import build_schema
-from subgraphs.orders import service
+from subgraphs.orders import calendar, hosts, service
 from subgraphs.orders.models import HomestayOrder as OrderRow
 from subgraphs.orders.models import TradeState
 from subgraphs.orders.travel import TravelClient
@@ -45,9 +44,48 @@ class OrderTradeState(Enum):
         return TradeState[self.name]
 
 
-@strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
+@strawberry.type
+class HomestayCalendarDay:
+    date: date
+    available: bool = strawberry.field(
+        description="Bookable: not in the past, not held by an order, not blocked."
+    )
+    blocked: bool = strawberry.field(description="Closed by the landlord.")
+
+    @classmethod
+    def of(cls, day: calendar.CalendarDay) -> Self:
+        return cls(date=day.night, available=day.available, blocked=day.blocked)
+
+
+From = Annotated[date, strawberry.argument(name="from")]
+
+
+async def _calendars(
+    resources: Resources, ranges: Sequence[calendar.NightRange]
+) -> list[list[calendar.CalendarDay]]:
+    return await calendar.calendars(resources.db, ranges, today=service.china_today())
+
+
+@strawberry.federation.type(keys=["id"])
 class Homestay:
     id: strawberry.ID
+
+    @strawberry.field(
+        description="One entry per night in [from, to), at most 92: the homestay's bookable, "
+        "booked and blocked nights (dates of stay are China dates)."
+    )
+    async def calendar(self, info: Info, from_: From, to: date) -> list[HomestayCalendarDay]:
+        calendar.check_range(from_, to)
+        homestay_id = parse_row_id(str(self.id))
+        if homestay_id is None:
+            return []
+        key = calendar.NightRange(homestay_id, from_, to)
+        days = await info.context.loaders.get(_calendars).load(key)
+        return [HomestayCalendarDay.of(day) for day in days]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
+        return cls(id=id)
 
 
 @strawberry.federation.type(keys=["sn"])
@@ -63,12 +101,22 @@ class HomestayOrder:
     food_total_price: int
     order_total_price: int
     trade_state: OrderTradeState
-    trade_code: str | None = strawberry.field(description="Check-in code, once paid.")
     remark: str | None
     created_at: datetime
     pay_deadline: datetime
     homestay: Homestay
     user: User
+    _trade_code: strawberry.Private[str | None]
+    _guest_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Check-in code, once paid; only for the order's guest (null for the host, "
+        "who receives it from the guest at arrival)."
+    )
+    async def trade_code(self, info: Info) -> str | None:
+        if self._trade_code is None or not await info.context.viewer.is_user(self._guest_id):
+            return None
+        return self._trade_code
 
     @classmethod
     def of(cls, row: OrderRow) -> Self:
@@ -84,12 +132,13 @@ class HomestayOrder:
             food_total_price=row.food_total_price,
             order_total_price=row.order_total_price,
             trade_state=OrderTradeState[TradeState(row.trade_state).name],
-            trade_code=row.trade_code,
             remark=row.remark or None,
             created_at=row.create_time,
             pay_deadline=row.pay_deadline,
             homestay=Homestay(id=strawberry.ID(str(row.homestay_id))),
             user=User(id=strawberry.ID(str(row.user_id))),
+            _trade_code=row.trade_code,
+            _guest_id=row.user_id,
         )
 
     @classmethod
@@ -103,6 +152,21 @@ class HomestayOrder:
         return cls.of(row)
 
 
+class OrderLister(Protocol):
+    """`service.list_orders` (a guest's orders) or `service.list_host_orders` (a host's)."""
+
+    async def __call__(
+        self,
+        db: Database,
+        owner_id: int,
+        /,
+        *,
+        trade_state: TradeState | None,
+        limit: int,
+        before_id: int | None,
+    ) -> list[OrderRow]: ...
+
+
 async def _orders_by_sn(resources: Resources, sns: Sequence[str]) -> list[OrderRow | None]:
     return await service.orders_by_sn(resources.db, sns)
 
@@ -113,9 +177,11 @@ async def _orders_page(
     trade_state: OrderTradeState | None,
     first: int | None,
     after: str | None,
+    *,
+    lister: OrderLister = service.list_orders,
 ) -> Connection[HomestayOrder]:
     size = page_size(first)
-    rows = await service.list_orders(
+    rows = await lister(
         info.context.resources.db,
         user_id,
         trade_state=trade_state.to_state() if trade_state else None,
@@ -183,6 +249,24 @@ class Query:
     async def homestay_order(self, info: Info, sn: strawberry.ID) -> HomestayOrder | None:
         return await HomestayOrder.resolve_reference(info, sn)
 
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Orders of the viewer's homestays (as their landlord), newest first. "
+        "The host sees the guest and the stay, never the check-in code.",
+        directives=[CONNECTION_SIZE],
+    )
+    async def host_homestay_orders(
+        self,
+        info: Info,
+        trade_state: OrderTradeState | None = None,
+        first: int | None = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> Connection[HomestayOrder]:
+        landlord_id = await info.context.viewer.require_user_id()
+        return await _orders_page(
+            info, landlord_id, trade_state, first, after, lister=service.list_host_orders
+        )
+
 
 @strawberry.type
 class Mutation:
@@ -232,6 +316,56 @@ class Mutation:
         )
         return HomestayOrder.of(row)
 
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Close the nights [from, to) to bookings (landlord only): all of them, or "
+        "none with HOMESTAY_UNAVAILABLE when an order holds any.",
+    )
+    async def block_homestay_nights(
+        self, info: Info, homestay_id: strawberry.ID, from_: From, to: date
+    ) -> list[HomestayCalendarDay]:
+        nights = await _landlords_nights(info, homestay_id, from_, to)
+        await calendar.block_nights(
+            info.context.resources.db, nights, landlord_id=await _viewer_id(info)
+        )
+        return await _calendar_of(info, nights)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Open the landlord's blocked nights in [from, to) again (landlord only); "
+        "booked nights stay booked.",
+    )
+    async def unblock_homestay_nights(
+        self, info: Info, homestay_id: strawberry.ID, from_: From, to: date
+    ) -> list[HomestayCalendarDay]:
+        nights = await _landlords_nights(info, homestay_id, from_, to)
+        await calendar.unblock_nights(info.context.resources.db, nights)
+        return await _calendar_of(info, nights)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The landlord enters the guest's check-in code at arrival: WAIT_USE → "
+        "USED. From check-in day on (else CHECK_IN_NOT_OPEN); unknown or another "
+        "landlord's code: NOT_FOUND; already used: CONFLICT.",
+    )
+    async def redeem_check_in_code(self, info: Info, code: str) -> HomestayOrder:
+        resources = info.context.resources
+        settings = resources.settings
+        landlord_id = await _viewer_id(info)
+        await ratelimit.hit(
+            resources.redis,
+            ratelimit.Limit(
+                "check-in-landlord",
+                settings.check_in_attempts_per_landlord,
+                settings.check_in_window_seconds,
+            ),
+            str(landlord_id),
+        )
+        row = await hosts.redeem_check_in_code(
+            resources.db, landlord_id=landlord_id, code=code, today=service.china_today()
+        )
+        return HomestayOrder.of(row)
+
     @strawberry.federation.mutation(
         inaccessible=True,
         permission_classes=[IsInternalCaller],
@@ -245,6 +379,36 @@ class Mutation:
             info.context.resources.db, str(order_sn), str(payment_sn)
         )
         return outcome.name
+
+
+async def _viewer_id(info: Info) -> int:
+    return await info.context.viewer.require_user_id()
+
+
+async def _landlords_nights(
+    info: Info, homestay_id: strawberry.ID, start: date, end: date
+) -> calendar.NightRange:
+    """The nights a block or unblock changes, once the input is valid and the viewer is
+    the homestay's landlord."""
+    row_id = parse_row_id(str(homestay_id))
+    if row_id is None:
+        raise BadUserInput("Unknown homestay id.", field="homestayId")
+    resources = info.context.resources
+    calendar.check_changeable(
+        start,
+        end,
+        today=service.china_today(),
+        horizon_days=resources.settings.booking_horizon_days,
+    )
+    await hosts.require_landlord(resources.component(TravelClient), row_id, await _viewer_id(info))
+    return calendar.NightRange(row_id, start, end)
+
+
+async def _calendar_of(info: Info, nights: calendar.NightRange) -> list[HomestayCalendarDay]:
+    [days] = await calendar.calendars(
+        info.context.resources.db, [nights], today=service.china_today()
+    )
+    return [HomestayCalendarDay.of(day) for day in days]
 
 
 schema = build_schema(

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -477,8 +477,17 @@ async def close_overdue_orders(
     return done
 
 
+async def check_in(db: Database, sn: str) -> bool:
+    """The guest arrived (the landlord redeemed the check-in code): WAIT_USE → USED, once.
+
+    A conditional update: of two concurrent check-ins exactly one sees True.
+    """
+    return await _transition(db, sn, [TradeState.WAIT_USE], TradeState.USED)
+
+
 async def finish_stays(db: Database, *, today: date | None = None) -> int:
-    """Paid stays whose check-out day has come become USED."""
+    """Paid stays whose check-out day has come become USED (the fallback for a guest whose
+    landlord never redeemed the check-in code)."""
     async with db.write_session() as session:
         result = cast(
             CursorResult[Any],
@@ -502,9 +511,39 @@ async def list_orders(
     limit: int,
     before_id: int | None,
 ) -> list[HomestayOrder]:
-    query = select(HomestayOrder).where(
-        HomestayOrder.user_id == user_id, HomestayOrder.del_state == 0
+    """The guest's orders, newest first."""
+    return await _orders_where(
+        db, HomestayOrder.user_id == user_id, trade_state, limit=limit, before_id=before_id
     )
+
+
+async def list_host_orders(
+    db: Database,
+    landlord_id: int,
+    *,
+    trade_state: TradeState | None,
+    limit: int,
+    before_id: int | None,
+) -> list[HomestayOrder]:
+    """Orders of the landlord's homestays, newest first (by the landlord recorded at booking)."""
+    return await _orders_where(
+        db,
+        HomestayOrder.homestay_user_id == landlord_id,
+        trade_state,
+        limit=limit,
+        before_id=before_id,
+    )
+
+
+async def _orders_where(
+    db: Database,
+    owner: ColumnElement[bool],
+    trade_state: TradeState | None,
+    *,
+    limit: int,
+    before_id: int | None,
+) -> list[HomestayOrder]:
+    query = select(HomestayOrder).where(owner, HomestayOrder.del_state == 0)
     if trade_state is not None:
         query = query.where(HomestayOrder.trade_state == trade_state)
     if before_id is not None:

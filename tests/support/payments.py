@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
 from pathlib import Path
@@ -82,3 +83,24 @@ async def sandbox_messages(sandbox_url: str, openid: str) -> list[dict[str, Any]
     body = response.json()
     messages: list[dict[str, Any]] = body["messages"] if isinstance(body, dict) else body
     return messages
+
+
+async def pay_and_settle(
+    router: GraphQLClient, sandbox_url: str, guest: Account, order_sn: str, *, within: float = 20.0
+) -> dict[str, Any]:
+    """Pay the order as its guest in the WeChat sandbox, then wait until it is WAIT_USE
+    (the notification, the outbox relay and the worker must be running: `background_jobs`).
+    Returns the order as its guest sees it (`ORDER_WITH_PAYMENT`)."""
+    params = (await pay_init(router, guest, order_sn)).ok()["wxPayHomestayOrder"]
+    await sandbox_pay(sandbox_url, prepay_id(params))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await router.execute(
+            ORDER_WITH_PAYMENT, {"sn": order_sn}, token=guest.access_token
+        )
+        order: dict[str, Any] = result.ok()["homestayOrder"]
+        if order["tradeState"] == "WAIT_USE":
+            return order
+        assert loop.time() < deadline, f"order {order_sn} stayed {order['tradeState']}"
+        await asyncio.sleep(0.2)
