@@ -64,6 +64,7 @@ def serve(domain: Domain, settings: Settings, *, workers: int = 1) -> int:
             workers=workers,
             access_log=False,
             log_config=None,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
         return 0
     if workers != 1:
@@ -84,6 +85,7 @@ def tls_servers(domain: Domain, settings: Settings) -> tuple[uvicorn.Server, uvi
         port=settings.port(domain),
         access_log=False,
         log_config=None,
+        timeout_keep_alive=settings.keep_alive_seconds,
         **ssl_options,
     )
     plain = uvicorn.Config(
@@ -93,6 +95,7 @@ def tls_servers(domain: Domain, settings: Settings) -> tuple[uvicorn.Server, uvi
         lifespan="off",
         access_log=False,
         log_config=None,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
     return uvicorn.Server(secure), uvicorn.Server(plain)
 

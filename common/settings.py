@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     orders_port: int = 4003
     payments_port: int = 4004
     sandbox_port: int = 4010
+    # How long a subgraph keeps an idle keep-alive connection open. Longer than any
+    # client's own idle timeout (the router's is 4-5 s), so the client always closes first:
+    # a server closing a connection the client is just reusing gives "socket hang up".
+    keep_alive_seconds: int = Field(default=75, gt=0)
 
     # Service identity (mutual TLS): with TLS on, a subgraph serves GraphQL over HTTPS on
     # its port and accepts only clients with a certificate from TLS_CA_FILE (the router,

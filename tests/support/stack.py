@@ -17,9 +17,12 @@ import redis
 
 from common import devrunner
 from common.devrunner import Supervisor, wait_until_up
-from common.settings import PROJECT_ROOT, Domain, get_settings
+from common.settings import PROJECT_ROOT, Domain, Settings, get_settings
 from common.subgraphs import app_path, available_domains
 from tests.support.backends import free_port
+
+# As `looklook serve` runs them: idle connections outlive the router's own idle timeout.
+KEEP_ALIVE = str(Settings.model_fields["keep_alive_seconds"].default)
 
 # Dramatiq workers announce themselves here while they poll their queues.
 WORKER_HEARTBEATS = "dramatiq:__heartbeats__"
@@ -64,7 +67,7 @@ class Stack:
         process = self.supervisor.start(
             domain.value,
             [sys.executable, "-m", "uvicorn", app_path(domain), "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log"],
+             "--port", str(port), "--no-access-log", "--timeout-keep-alive", KEEP_ALIVE],
             env={**self.env, **overrides},
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
