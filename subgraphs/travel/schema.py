@@ -10,6 +10,7 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
+from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.loaders import parse_row_id
 from common.pagination import (
@@ -23,7 +24,7 @@ from common.pagination import (
     page_size,
 )
 from common.schema import build_schema
-from subgraphs.travel import models, service
+from subgraphs.travel import models, reviews, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
     BusinessHomestayPage,
@@ -35,6 +36,7 @@ from subgraphs.travel.loaders import (
     load_through,
 )
 from subgraphs.travel.models import RowType
+from subgraphs.travel.peers import OrdersClient
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
 
@@ -96,6 +98,10 @@ class Homestay:
     market_homestay_price: int
     on_sale: bool
     landlord: User
+    rating: float | None = strawberry.field(
+        description="The mean star of its reviews (two decimals); null without reviews."
+    )
+    comment_count: int = strawberry.field(description="How many reviews it has.")
     _business_id: strawberry.Private[int]
 
     @classmethod
@@ -114,6 +120,8 @@ class Homestay:
             market_homestay_price=record.market_homestay_price,
             on_sale=record.on_sale,
             landlord=User.ref(record.landlord_id),
+            rating=reviews.rating(record.star_total, record.comment_count),
+            comment_count=record.comment_count,
             _business_id=record.business_id,
         )
 
@@ -279,4 +287,40 @@ class Query:
         return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
 
 
-schema = build_schema("travel", query=Query, types=[Homestay, HomestayBusiness, User])
+@strawberry.input
+class ReviewInput:
+    star: int = strawberry.field(description="1 to 5.")
+    content: str = strawberry.field(description="1 to 500 characters (trimmed).")
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The guest of a USED order reviews the stay, once per order; it is at "
+        "once the newest of the homestay's comments and counted in its rating.",
+    )
+    async def review_homestay_order(
+        self, info: Info, sn: strawberry.ID, input: ReviewInput
+    ) -> HomestayComment:
+        resources = info.context.resources
+        viewer = info.context.viewer
+        user_id = await viewer.require_user_id()
+        authorization = viewer.authorization
+        assert authorization is not None  # an authenticated viewer came with a credential
+        record = await reviews.review_order(
+            resources.db,
+            _cache(info),
+            resources.component(OrdersClient),
+            user_id=user_id,
+            authorization=authorization,
+            sn=str(sn),
+            star=input.star,
+            content=input.content,
+        )
+        return HomestayComment.of(record)
+
+
+schema = build_schema(
+    "travel", query=Query, mutation=Mutation, types=[Homestay, HomestayBusiness, User]
+)
