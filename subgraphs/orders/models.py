@@ -83,6 +83,14 @@ class HomestayOrder(AuditColumns, Base):
     order_total_price: Mapped[int] = mapped_column(Integer)
     food_total_price: Mapped[int] = mapped_column(Integer)
     homestay_total_price: Mapped[int] = mapped_column(Integer)
+    # The business's cancellation policy when the guest booked: what they agreed to
+    # (FLEXIBLE, MODERATE or STRICT; orders made before policies existed are FLEXIBLE).
+    cancellation_policy: Mapped[str] = mapped_column(
+        String(16), default="FLEXIBLE", server_default="FLEXIBLE"
+    )
+    # The refund the guest asked for (fen) and why; set when the order goes REFUNDING.
+    refund_amount: Mapped[int | None] = mapped_column(Integer)
+    refund_reason: Mapped[str | None] = mapped_column(String(80))
 
 
 class HomestayNight(Base):

@@ -26,7 +26,7 @@ from common.pagination import (
 )
 from common.resources import Resources
 from common.schema import build_schema
-from subgraphs.orders import service
+from subgraphs.orders import refunds, service
 from subgraphs.orders.models import HomestayOrder as OrderRow
 from subgraphs.orders.models import TradeState
 from subgraphs.orders.travel import TravelClient
@@ -69,6 +69,18 @@ class HomestayOrder:
     pay_deadline: datetime
     homestay: Homestay
     user: User
+    refund_amount: int | None = strawberry.field(
+        description="The refund asked for (fen), once the guest asked for one."
+    )
+    refund_reason: str | None
+    _row: strawberry.Private[OrderRow]
+
+    @strawberry.field(
+        description="What a refund asked for now gives back (fen), by the cancellation policy "
+        "the guest booked under and whole days (China time) to check-in; 0 unless WAIT_USE."
+    )
+    def refundable_amount(self) -> int:
+        return refunds.refundable_amount(self._row, service.china_today())
 
     @classmethod
     def of(cls, row: OrderRow) -> Self:
@@ -90,6 +102,9 @@ class HomestayOrder:
             pay_deadline=row.pay_deadline,
             homestay=Homestay(id=strawberry.ID(str(row.homestay_id))),
             user=User(id=strawberry.ID(str(row.user_id))),
+            refund_amount=row.refund_amount,
+            refund_reason=row.refund_reason,
+            _row=row,
         )
 
     @classmethod
@@ -229,6 +244,24 @@ class Mutation:
             info.context.resources.db,
             user_id=await info.context.viewer.require_user_id(),
             sn=str(sn),
+        )
+        return HomestayOrder.of(row)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The guest asks for their money back (a paid, unused order): the order "
+        "becomes REFUNDING at once (its nights are free again), then REFUNDED when WeChat Pay "
+        "has returned `refundableAmount`. NOT_REFUNDABLE when the policy gives nothing back.",
+    )
+    async def request_homestay_order_refund(
+        self, info: Info, sn: strawberry.ID, reason: str | None = None
+    ) -> HomestayOrder:
+        row = await refunds.request_refund(
+            info.context.resources.db,
+            user_id=await info.context.viewer.require_user_id(),
+            sn=str(sn),
+            reason=reason,
+            today=service.china_today(),
         )
         return HomestayOrder.of(row)
 
