@@ -96,8 +96,8 @@ class HomestayOrder(AuditColumns, Base):
 class HomestayNight(Base):
     """One row per night an active order holds; the unique key makes double booking impossible.
 
-    Rows exist only while their order holds the dates (WAIT_PAY, WAIT_USE, USED,
-    REFUNDING); cancelling or refunding deletes them in the same transaction.
+    Rows exist only while their order holds the dates (WAIT_PAY, WAIT_USE, USED);
+    cancelling, or asking for a refund (→ REFUNDING), deletes them in the same transaction.
     """
 
     __tablename__ = "homestay_night"

@@ -37,8 +37,8 @@ REMARK_MAX = 255
 # Stays are dated in China time (no daylight saving).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 logger = logging.getLogger(__name__)
-# States in which an order holds its nights.
-HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED, TradeState.REFUNDING)
+# States in which an order holds its nights (a refund frees them when it is asked for).
+HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED)
 
 
 class HomestayUnavailable(DomainError):
