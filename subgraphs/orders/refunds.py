@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # WeChat Pay shows the reason to the payer and takes at most 80 characters.
 REASON_MAX = 80
+# What WeChat shows when the guest gave no reason.
+GUEST_REFUND_REASON = "住客申请退款"
 # Whole days before check-in from which the first column of the table applies.
 EARLY_DAYS = 7
 
@@ -102,7 +104,14 @@ def _refund_request(
     """Payments refunds `amount` of the payment that paid the order (staged with the change)."""
 
     def stage(session: AsyncSession) -> None:
-        send(session, OutboxMessage, REFUND_PAYMENT, payment_sn, amount, reason)
+        send(
+            session,
+            OutboxMessage,
+            REFUND_PAYMENT,
+            payment_sn,
+            amount,
+            reason or GUEST_REFUND_REASON,
+        )
 
     return stage
 
