@@ -35,7 +35,8 @@ NOTIFICATIONS_QUEUE = "notifications"
 CLOSE_UNPAID_ORDER = ActorRoute("close_unpaid_order", ORDERS_QUEUE)
 # orders → payments: an order was cancelled or closed; close its waiting WeChat order.
 ORDER_CANCELLED = ActorRoute("close_payment_of_cancelled_order", PAYMENTS_QUEUE)
-# orders → payments: money arrived for an order that cannot take it; send it back.
+# orders → payments: money arrived for an order that cannot take it, send it back
+# (payment sn); or a guest asked for a refund (payment sn, amount in fen, reason).
 REFUND_PAYMENT = ActorRoute("refund_payment", PAYMENTS_QUEUE)
 
 # payments → everyone who cares that a payment changed status:

@@ -25,6 +25,7 @@ from common.settings import Domain, Settings
 from demo.accounts import DEMO_PASSWORD, upsert_people
 from demo.catalog import Catalog, CommentSpec, build_catalog
 from demo.progress import Progress
+from subgraphs.travel import reviews
 from subgraphs.travel.models import (
     ActivityType,
     Homestay,
@@ -177,6 +178,7 @@ async def _write_catalog(
             for spec in catalog.comments
         ]
         await _insert_in_batches(session, HomestayComment, comments, progress)
+        await reviews.recount(session)  # ratings, comment counts and stars from the comments
         activities = [
             {
                 "row_type": ActivityType.PREFERRED_HOMESTAY.value,

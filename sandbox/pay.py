@@ -11,10 +11,12 @@ the rest of the sandbox it refuses to run with production settings.
 API: POST /v3/pay/transactions/jsapi, GET /v3/pay/transactions/out-trade-no/{no}?mchid=,
 POST …/{no}/close, POST /v3/refund/domestic/refunds, GET …/refunds/{out_refund_no}.
 Sandbox only: POST /sandbox/pay {"prepay_id", "notify": true} pays as the user
-(`"notify": false` loses the notification); GET /sandbox/pay/deliveries lists
-notification attempts (`?out_trade_no=` to filter); POST /sandbox/pay/outage
-{"down": true} makes the merchant API answer 500 SYSTEM_ERROR (WeChat's "busy")
-until {"down": false}, and GET /sandbox/pay/outage lists the calls it refused.
+(`"notify": false` loses the notification); POST /sandbox/pay/refund-notifications
+{"out_trade_no", "notify": false} loses that order's refund notifications; GET
+/sandbox/pay/deliveries lists notification attempts (`?out_trade_no=` to filter);
+POST /sandbox/pay/outage {"down": true} makes the merchant API answer 500
+SYSTEM_ERROR (WeChat's "busy") until {"down": false}, and GET /sandbox/pay/outage
+lists the calls it refused.
 """
 
 from __future__ import annotations
@@ -293,7 +295,8 @@ async def _complete_refund(sandbox: SandboxState, refund: SandboxRefund) -> None
         refund.success_time = datetime.now(UTC).replace(microsecond=0)
     else:
         refund.transaction.refunded -= refund.amount
-    _notify(sandbox, refund.notify_url, f"REFUND.{outcome}", refund.notification(), "refund")
+    if refund.transaction.notify_refunds:
+        _notify(sandbox, refund.notify_url, f"REFUND.{outcome}", refund.notification(), "refund")
 
 
 async def query_refund(request: Request) -> Response:
@@ -364,6 +367,23 @@ async def sandbox_pay(request: Request) -> Response:
     )
 
 
+async def refund_notifications(request: Request) -> Response:
+    """POST {"out_trade_no", "notify": false} loses the REFUND.* notifications of that
+    order's refunds from now on (true delivers them again), as a lost callback would."""
+    data = _json_object((await request.body()).decode())
+    if (
+        data is None
+        or not isinstance(data.get("out_trade_no"), str)
+        or not isinstance(data.get("notify"), bool)
+    ):
+        return _phone_error(400, 'the body must be {"out_trade_no": "…", "notify": true|false}')
+    transaction = state_of(request).pay.transactions.get(data["out_trade_no"])
+    if transaction is None:
+        return _phone_error(404, "unknown out_trade_no: no such WeChat Pay order")
+    transaction.notify_refunds = data["notify"]
+    return JSONResponse({"out_trade_no": transaction.out_trade_no, "notify": data["notify"]})
+
+
 async def deliveries(request: Request) -> JSONResponse:
     """Every notification attempt so far, oldest first (`?out_trade_no=` to filter)."""
     wanted = request.query_params.get("out_trade_no")
@@ -398,5 +418,6 @@ routes: list[BaseRoute] = [
     Route("/v3/refund/domestic/refunds/{out_refund_no}", query_refund, methods=["GET"]),
     Route("/sandbox/pay", sandbox_pay, methods=["POST"]),
     Route("/sandbox/pay/deliveries", deliveries, methods=["GET"]),
+    Route("/sandbox/pay/refund-notifications", refund_notifications, methods=["POST"]),
     Route("/sandbox/pay/outage", outage, methods=["GET", "POST"]),
 ]

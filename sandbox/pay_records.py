@@ -39,6 +39,9 @@ class SandboxTransaction:
     transaction_id: str | None = None
     success_time: datetime | None = None
     refunded: int = 0
+    # False: WeChat's REFUND.* notifications for this order are lost (POST
+    # /sandbox/pay/refund-notifications), so only a refund query learns the outcome.
+    notify_refunds: bool = True
 
     def settle_expiry(self) -> None:
         """An unpaid order past its time_expire is closed, as WeChat closes it."""

@@ -14,6 +14,7 @@ from opentelemetry import trace
 
 from common.events import CLOSE_UNPAID_ORDER, MARK_ORDER_PAID, PaymentStatusChanged
 from common.settings import Domain
+from subgraphs.orders.refunds import finish_refund
 from subgraphs.orders.service import (
     CloseOutcome,
     PaymentOutcome,
@@ -51,14 +52,24 @@ async def apply_payment(payload: dict[str, Any]) -> PaymentOutcome:
         MARK_ORDER_PAID.actor_name,
         attributes={"order.sn": event.order_sn, "payment.sn": event.payment_sn},
     ):
-        outcome = await apply_payment_status(database(Domain.ORDERS), event)
+        outcome = await _apply(event)
     logger.info(
         "payment %s %s for order %s: %s", event.payment_sn, event.status, event.order_sn, outcome
     )
     return outcome
 
 
+async def _apply(event: PaymentStatusChanged) -> PaymentOutcome:
+    """SUCCESS pays the order; REFUNDED finishes the guest's refund of it."""
+    db = database(Domain.ORDERS)
+    if event.status == "REFUNDED":
+        finished = await finish_refund(db, event.order_sn, event.payment_sn)
+        return PaymentOutcome.REFUNDED if finished else PaymentOutcome.IGNORED
+    return await apply_payment_status(db, event)
+
+
 @route_actor(MARK_ORDER_PAID, **MONEY_RETRIES)
 async def mark_order_paid(payload: dict[str, Any]) -> None:
-    """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE."""
+    """Broadcast `PaymentStatusChanged`: a successful payment makes the order WAIT_USE,
+    a refunded one finishes the order's refund (REFUNDING → REFUNDED)."""
     await apply_payment(payload)

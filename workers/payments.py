@@ -43,13 +43,14 @@ async def close_payment_of_cancelled_order(order_sn: str) -> None:
 
 
 @route_actor(REFUND_PAYMENT, **MONEY_RETRIES)
-async def refund(payment_sn: str) -> None:
-    """Sent by orders when money arrived for an order that cannot take it."""
+async def refund(payment_sn: str, amount: int | None = None, reason: str | None = None) -> None:
+    """Sent by orders when money arrived for an order that cannot take it (all of it goes
+    back), or when a guest asks for a refund (`amount` fen, by the host's policy)."""
     with tracer.start_as_current_span(
         REFUND_PAYMENT.actor_name, attributes={"payment.sn": payment_sn}
     ):
         started = await refund_payment(
-            database(Domain.PAYMENTS), wechat_pay(), get_settings(), payment_sn
+            database(Domain.PAYMENTS), wechat_pay(), get_settings(), payment_sn, amount, reason
         )
     logger.info("refund of payment %s: %s", payment_sn, "requested" if started else "nothing to do")
 

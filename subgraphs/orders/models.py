@@ -91,6 +91,14 @@ class HomestayOrder(AuditColumns, Base):
     order_total_price: Mapped[int] = mapped_column(Integer)
     food_total_price: Mapped[int] = mapped_column(Integer)
     homestay_total_price: Mapped[int] = mapped_column(Integer)
+    # The business's cancellation policy when the guest booked: what they agreed to
+    # (FLEXIBLE, MODERATE or STRICT; orders made before policies existed are FLEXIBLE).
+    cancellation_policy: Mapped[str] = mapped_column(
+        String(16), default="FLEXIBLE", server_default="FLEXIBLE"
+    )
+    # The refund the guest asked for (fen) and why; set when the order goes REFUNDING.
+    refund_amount: Mapped[int | None] = mapped_column(Integer)
+    refund_reason: Mapped[str | None] = mapped_column(String(80))
 
 
 class HomestayNight(Base):
@@ -101,8 +109,8 @@ class HomestayNight(Base):
     landlord's block, race for the same row and exactly one of them wins. A row
     belongs to either an order (`order_id`) or a block (`blocked_by`, the landlord
     who closed the night), never both. An order's rows exist only while it holds the
-    dates (WAIT_PAY, WAIT_USE, USED, REFUNDING); cancelling or refunding deletes them
-    in the same transaction. Unblocking deletes block rows only.
+    dates (WAIT_PAY, WAIT_USE, USED); cancelling, or asking for a refund (→ REFUNDING),
+    deletes them in the same transaction. Unblocking deletes block rows only.
     """
 
     __tablename__ = "homestay_night"

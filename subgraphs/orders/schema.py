@@ -25,7 +25,7 @@ from common.pagination import (
 )
 from common.resources import Resources
 from common.schema import build_schema
-from subgraphs.orders import calendar, hosts, service
+from subgraphs.orders import calendar, hosts, refunds, service
 from subgraphs.orders.models import HomestayOrder as OrderRow
 from subgraphs.orders.models import TradeState
 from subgraphs.orders.travel import TravelClient
@@ -106,8 +106,13 @@ class HomestayOrder:
     pay_deadline: datetime
     homestay: Homestay
     user: User
+    refund_amount: int | None = strawberry.field(
+        description="The refund asked for (fen), once the guest asked for one."
+    )
+    refund_reason: str | None
     _trade_code: strawberry.Private[str | None]
     _guest_id: strawberry.Private[int]
+    _row: strawberry.Private[OrderRow]
 
     @strawberry.field(
         description="Check-in code, once paid; only for the order's guest (null for the host, "
@@ -117,6 +122,13 @@ class HomestayOrder:
         if self._trade_code is None or not await info.context.viewer.is_user(self._guest_id):
             return None
         return self._trade_code
+
+    @strawberry.field(
+        description="What a refund asked for now gives back (fen), by the cancellation policy "
+        "the guest booked under and whole days (China time) to check-in; 0 unless WAIT_USE."
+    )
+    def refundable_amount(self) -> int:
+        return refunds.refundable_amount(self._row, service.china_today())
 
     @classmethod
     def of(cls, row: OrderRow) -> Self:
@@ -139,6 +151,9 @@ class HomestayOrder:
             user=User(id=strawberry.ID(str(row.user_id))),
             _trade_code=row.trade_code,
             _guest_id=row.user_id,
+            refund_amount=row.refund_amount,
+            refund_reason=row.refund_reason,
+            _row=row,
         )
 
     @classmethod
@@ -363,6 +378,24 @@ class Mutation:
         )
         row = await hosts.redeem_check_in_code(
             resources.db, landlord_id=landlord_id, code=code, today=service.china_today()
+        )
+        return HomestayOrder.of(row)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The guest asks for their money back (a paid, unused order): the order "
+        "becomes REFUNDING at once (its nights are free again), then REFUNDED when WeChat Pay "
+        "has returned `refundableAmount`. NOT_REFUNDABLE when the policy gives nothing back.",
+    )
+    async def request_homestay_order_refund(
+        self, info: Info, sn: strawberry.ID, reason: str | None = None
+    ) -> HomestayOrder:
+        row = await refunds.request_refund(
+            info.context.resources.db,
+            user_id=await info.context.viewer.require_user_id(),
+            sn=str(sn),
+            reason=reason,
+            today=service.china_today(),
         )
         return HomestayOrder.of(row)
 

@@ -37,8 +37,8 @@ REMARK_MAX = 255
 # Stays are dated in China time (no daylight saving).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 logger = logging.getLogger(__name__)
-# States in which an order holds its nights.
-HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED, TradeState.REFUNDING)
+# States in which an order holds its nights (a refund frees them when it is asked for).
+HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED)
 
 
 class HomestayUnavailable(DomainError):
@@ -159,6 +159,7 @@ async def create_order(
         homestay_total_price=prices.homestay_total,
         food_total_price=prices.food_total,
         order_total_price=prices.order_total,
+        cancellation_policy=homestay.cancellation_policy,
     )
     return await _book_in_free_slot(db, values, nights, pay_timeout_seconds, rules)
 
@@ -370,7 +371,8 @@ class PaymentOutcome(StrEnum):
     ALREADY_PAID = "already paid"  # a replay of the event that paid it
     REJECTED = "rejected"  # the order cannot take this money (cancelled, paid by another)
     REFUND_REQUESTED = "refund requested"  # rejected, and the refund request is staged
-    IGNORED = "ignored"  # not a success
+    REFUNDED = "refunded"  # the order's own refund was confirmed: the order is REFUNDED
+    IGNORED = "ignored"  # nothing for the order to do
 
 
 async def take_payment(

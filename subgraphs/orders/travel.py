@@ -12,7 +12,7 @@ from common.tls import internal_client_context
 # price and sale state of this moment, never at a cached one.
 _HOMESTAY = """query OrderSnapshot($id: ID!) { homestayForBooking(id: $id) {
   id title subTitle banner info peopleNum rowType onSale foodInfo foodPrice homestayPrice
-  marketHomestayPrice landlord { id } business { id } } }"""
+  marketHomestayPrice landlord { id } business { id cancellationPolicy } } }"""
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class HomestaySnapshot:
     market_homestay_price: int
     business_id: int
     landlord_id: int
+    # The business's policy now: the booking keeps it (what the guest agreed to).
+    cancellation_policy: str = "FLEXIBLE"
 
 
 class TravelClient:
@@ -63,6 +65,7 @@ class TravelClient:
             market_homestay_price=data["marketHomestayPrice"],
             business_id=int(data["business"]["id"]),
             landlord_id=int(data["landlord"]["id"]),
+            cancellation_policy=data["business"]["cancellationPolicy"],
         )
 
     async def aclose(self) -> None:

@@ -59,6 +59,10 @@ class ThirdPayment(AuditColumns, Base):
     waiting_order_sn: Mapped[str | None] = mapped_column(String(25), unique=True)
     # The refund (out_refund_no) when the money goes back.
     refund_sn: Mapped[str | None] = mapped_column(String(25), unique=True)
+    # How much goes back (fen) and the reason WeChat shows the payer, fixed when the payment
+    # becomes REFUNDING; NULL amount (refunds before partial ones existed): all of it.
+    refund_amount: Mapped[int | None] = mapped_column(Integer)
+    refund_reason: Mapped[str | None] = mapped_column(String(80))
     refund_id: Mapped[str | None] = mapped_column(String(32))
     refund_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # WeChat's last word on the refund: PROCESSING, SUCCESS, CLOSED or ABNORMAL.

@@ -50,6 +50,7 @@ DESCRIPTION_MAX = 127
 # WeChat's answer when closing an order that was paid meanwhile.
 ORDER_PAID = "ORDERPAID"
 REFUND_REASON_ORDER_CLOSED = "订单已关闭，自动退款"  # shown to the payer in WeChat
+REFUND_REASON_MAX = 80  # WeChat's limit
 # Payments that took money (the order has been paid once, whatever happened next).
 PAID_STATES = (PayStatus.SUCCESS, PayStatus.REFUNDING, PayStatus.REFUNDED)
 # Refund statuses WeChat never leaves by itself: the money is stuck until a person acts.
@@ -412,7 +413,7 @@ async def settle_refund(
             [PayStatus.REFUNDING],
             PayStatus.REFUNDED,
             answer=answer,
-            refunded=refund.amount_refund or payment.pay_total,
+            refunded=refund.amount_refund or refund_amount_of(payment),
             refund_id=refund.refund_id,
             refund_time=utcnow(),
             refund_status=refund.status,
@@ -568,18 +569,34 @@ async def settle_or_close_order_payment(
     return OrderPaymentAnswer(OrderPaymentVerdict.CLOSED)
 
 
-async def refund_payment(
-    db: Database, wechat: WeChatPayClient, settings: Settings, payment_sn: str
-) -> bool:
-    """Send a successful payment's money back in full. Safe to repeat.
+def refund_amount_of(payment: ThirdPayment) -> int:
+    """What the payment's refund returns (fen): the amount asked, else all of it."""
+    return payment.refund_amount if payment.refund_amount is not None else payment.pay_total
 
-    The refund number is fixed when the payment becomes REFUNDING, so a retry
-    asks WeChat for the same refund (WeChat deduplicates by out_refund_no)
-    instead of refunding twice.
+
+async def refund_payment(
+    db: Database,
+    wechat: WeChatPayClient,
+    settings: Settings,
+    payment_sn: str,
+    amount: int | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Send a successful payment's money back: `amount` fen (a guest's refund under the
+    host's policy), or all of it (money an order could not take). Safe to repeat.
+
+    The refund number, amount and reason are fixed when the payment becomes
+    REFUNDING, so a retry (or the reconciler) asks WeChat for the same refund
+    (WeChat deduplicates by out_refund_no) instead of refunding twice or another sum;
+    a later request for a payment already refunding changes nothing.
     """
     payment = await get_payment(db, payment_sn)
     if payment is None:
         logger.error("refund requested for unknown payment %s", payment_sn)
+        return False
+    if amount is not None and not 0 < amount <= payment.pay_total:
+        logger.error("refund of %s fen asked for payment %s of %s", amount, payment.sn,
+                     payment.pay_total)  # fmt: skip
         return False
     if payment.pay_status == PayStatus.SUCCESS:
         await _transition(
@@ -589,6 +606,8 @@ async def refund_payment(
             PayStatus.REFUNDING,
             refund_sn=make_sn(SnPrefix.REFUND),
             refund_status=None,
+            refund_amount=amount if amount is not None else payment.pay_total,
+            refund_reason=(reason or REFUND_REASON_ORDER_CLOSED)[:REFUND_REASON_MAX],
         )
         payment = await get_payment(db, payment_sn) or payment
     if payment.pay_status != PayStatus.REFUNDING or payment.refund_sn is None:
@@ -597,9 +616,9 @@ async def refund_payment(
         refund = await wechat.refund(
             out_trade_no=payment.sn,
             out_refund_no=payment.refund_sn,
-            amount_fen=payment.pay_total,
+            amount_fen=refund_amount_of(payment),
             total_fen=payment.pay_total,
-            reason=REFUND_REASON_ORDER_CLOSED,
+            reason=payment.refund_reason or REFUND_REASON_ORDER_CLOSED,
             notify_url=settings.wechat_pay_notify_url,
         )
     except WeChatPayError as error:

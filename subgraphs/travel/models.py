@@ -56,6 +56,9 @@ class HomestayBusiness(AuditColumns, Base):
     cancellation_policy: Mapped[str] = mapped_column(
         String(16), default=CancellationPolicy.FLEXIBLE, server_default=CancellationPolicy.FLEXIBLE
     )
+    # Reviews of all its homestays, kept with each review (`reviews.py`); `star` is their mean.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    star_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class Homestay(AuditColumns, Base):
@@ -78,6 +81,10 @@ class Homestay(AuditColumns, Base):
     food_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
     homestay_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
     market_homestay_price: Mapped[int] = mapped_column(Integer, default=0)  # fen
+    # Its reviews, counted and summed in each review's transaction (`reviews.py`):
+    # rating = star_total / comment_count, read in O(1) with the row.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    star_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class HomestayActivity(AuditColumns, Base):
@@ -100,3 +107,5 @@ class HomestayComment(AuditColumns, Base):
     user_id: Mapped[int] = mapped_column(BigId)
     content: Mapped[str] = mapped_column(String(1024))
     star: Mapped[float] = mapped_column(Float, default=5.0)
+    # The order a guest's review is of: one review per order (NULL for older comments).
+    order_sn: Mapped[str | None] = mapped_column(String(25), unique=True)

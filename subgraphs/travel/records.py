@@ -37,6 +37,9 @@ class HomestayRecord:
     market_homestay_price: int
     # Soft-deleted: gone from the catalog, still what a past order's reference resolves to.
     deleted: bool = False
+    # Its reviews: how many, and their stars added up (rating = star_total / comment_count).
+    comment_count: int = 0
+    star_total: float = 0.0
 
     @classmethod
     def from_row(cls, row: Row[Any] | models.Homestay) -> HomestayRecord:
@@ -58,6 +61,8 @@ class HomestayRecord:
             homestay_price=row.homestay_price,
             market_homestay_price=row.market_homestay_price,
             deleted=row.del_state != 0,
+            comment_count=row.comment_count,
+            star_total=row.star_total,
         )
 
 
@@ -130,6 +135,8 @@ HOMESTAY_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.Homestay.homestay_price,
     models.Homestay.market_homestay_price,
     models.Homestay.del_state,
+    models.Homestay.comment_count,
+    models.Homestay.star_total,
 )
 BUSINESS_COLUMNS: Final[tuple[InstrumentedAttribute[Any], ...]] = (
     models.HomestayBusiness.id,

@@ -26,7 +26,7 @@ from common.pagination import (
 )
 from common.patch import KEEP, given
 from common.schema import build_schema
-from subgraphs.travel import management, models, service
+from subgraphs.travel import management, models, reviews, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
     BusinessHomestayPage,
@@ -38,6 +38,7 @@ from subgraphs.travel.loaders import (
     load_through,
 )
 from subgraphs.travel.models import RowType
+from subgraphs.travel.peers import OrdersClient
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
 
@@ -99,6 +100,10 @@ class Homestay:
     market_homestay_price: int
     on_sale: bool
     landlord: User
+    rating: float | None = strawberry.field(
+        description="The mean star of its reviews (two decimals); null without reviews."
+    )
+    comment_count: int = strawberry.field(description="How many reviews it has.")
     _business_id: strawberry.Private[int]
 
     @classmethod
@@ -117,6 +122,8 @@ class Homestay:
             market_homestay_price=record.market_homestay_price,
             on_sale=record.on_sale,
             landlord=User.ref(record.landlord_id),
+            rating=reviews.rating(record.star_total, record.comment_count),
+            comment_count=record.comment_count,
             _business_id=record.business_id,
         )
 
@@ -375,10 +382,17 @@ def _homestay_id(id: strawberry.ID) -> int:
     return row_id
 
 
+@strawberry.input
+class ReviewInput:
+    star: int = strawberry.field(description="1 to 5.")
+    content: str = strawberry.field(description="1 to 500 characters (trimmed).")
+
+
 @strawberry.type
 class Mutation:
-    """The landlord's catalogue. Who may change what is decided in `management`, in the
-    transaction of the change: only a business's own landlord changes it or its homestays."""
+    """The landlord's catalogue, and guests' reviews. Who may change what is decided in the
+    service (`management`, `reviews`), in the transaction of the change: only a business's
+    own landlord changes it or its homestays; only an order's guest reviews the stay."""
 
     @strawberry.mutation(
         description="Open the viewer's homestay business: one per user (CONFLICT on a second).",
@@ -482,6 +496,31 @@ class Mutation:
             landlord_id=landlord_id,
         )
         return Homestay.of(record)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The guest of a USED order reviews the stay, once per order; it is at "
+        "once the newest of the homestay's comments and counted in its rating.",
+    )
+    async def review_homestay_order(
+        self, info: Info, sn: strawberry.ID, input: ReviewInput
+    ) -> HomestayComment:
+        resources = info.context.resources
+        viewer = info.context.viewer
+        user_id = await viewer.require_user_id()
+        authorization = viewer.authorization
+        assert authorization is not None  # an authenticated viewer came with a credential
+        record = await reviews.review_order(
+            resources.db,
+            _cache(info),
+            resources.component(OrdersClient),
+            user_id=user_id,
+            authorization=authorization,
+            sn=str(sn),
+            star=input.star,
+            content=input.content,
+        )
+        return HomestayComment.of(record)
 
 
 schema = build_schema(

@@ -198,3 +198,39 @@ async def test_a_payment_never_sent_to_wechat_is_closed_without_asking(
     assert (row.source, row.wechat_state, row.paid) == ("local", "CLOSED", 0)
     again = await service.settle_or_close_order_payment(payments_db, wechat, pay_settings, order_sn)
     assert again.verdict is service.OrderPaymentVerdict.CLOSED
+
+
+async def test_a_partial_refund_returns_only_its_amount_and_never_more_than_was_paid(
+    payments_db: Database,
+    wechat: WeChatPayClient,
+    sandbox: WeChatSandbox,
+    pay_settings: Settings,
+) -> None:
+    payment = await _paid_payment(payments_db, wechat, sandbox, pay_settings)
+    # More than was paid, or nothing: refused, the payment untouched.
+    for amount in (TOTAL + 1, 0, -5):
+        assert not await service.refund_payment(
+            payments_db, wechat, pay_settings, payment.sn, amount
+        )
+    untouched = await service.get_payment(payments_db, payment.sn)
+    assert untouched is not None and untouched.pay_status == PayStatus.SUCCESS
+
+    half = TOTAL // 2 - 1
+    assert await service.refund_payment(
+        payments_db, wechat, pay_settings, payment.sn, half, "行程有变"
+    )
+    # A second request (a redelivered message, another amount) asks WeChat for the same refund.
+    assert await service.refund_payment(payments_db, wechat, pay_settings, payment.sn, TOTAL)
+    refunding = await service.get_payment(payments_db, payment.sn)
+    assert refunding is not None and refunding.refund_sn is not None
+    assert (refunding.refund_amount, refunding.refund_reason) == (half, "行程有变")
+    await _refund_ends(sandbox, refunding.refund_sn)
+    assert sandbox.state.pay.refunds[refunding.refund_sn].amount == half
+    assert sandbox.state.pay.refunds[refunding.refund_sn].reason == "行程有变"
+    answer = await wechat.query_refund(refunding.refund_sn)
+    assert answer is not None
+    refunded = await service.settle_refund(payments_db, answer, Source.REFUND_QUERY)
+    assert refunded.pay_status == PayStatus.REFUNDED
+    assert await ledger.totals(payments_db, [payment.sn]) == [ledger.Totals(TOTAL, half)]
+    assert len([r for r in sandbox.state.pay.refunds.values() if r.transaction.out_trade_no
+                == payment.sn]) == 1  # fmt: skip

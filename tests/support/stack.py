@@ -38,6 +38,7 @@ class Stack:
     subgraph_urls: dict[Domain, str] = field(default_factory=dict)
     router_url: str = ""
     sandbox_url: str = ""
+    reserved_ports: dict[Domain, int] = field(default_factory=dict)
 
     def start(self) -> None:
         python = sys.executable
@@ -47,19 +48,30 @@ class Stack:
         self.env = env
         sandbox = self.supervisor.start("sandbox", [python, "-m", "sandbox"], env=env)
         wait_until_up(f"{self.sandbox_url}/healthz", sandbox)
+        # Subgraphs call each other directly (orders asks travel for prices, travel asks
+        # orders about a reviewed order): every address is known before any starts.
         for domain in available_domains():
-            url = self.start_subgraph(domain)
-            self.subgraph_urls[domain] = url
-            # Later subgraphs call earlier ones directly (orders asks travel for prices).
-            env[f"{domain.value.upper()}_INTERNAL_URL"] = url
+            self.reserved_ports[domain] = free_port()
+            env[f"{domain.value.upper()}_INTERNAL_URL"] = self.graphql_url(
+                self.reserved_ports[domain]
+            )
+        for domain in available_domains():
+            self.subgraph_urls[domain] = self.start_subgraph(domain)
         self.router_url = self.start_router()
+
+    def graphql_url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}/graphql"
+
+    def subgraph_port(self, domain: Domain) -> int:
+        """The port reserved for the domain's first process, else a free one (a replica)."""
+        return self.reserved_ports.pop(domain, None) or free_port()
 
     def start_subgraph(self, domain: Domain, **overrides: str) -> str:
         """Start one subgraph process (another replica, or one with other settings).
 
         Returns its GraphQL URL; it stops with the stack.
         """
-        port = free_port()
+        port = self.subgraph_port(domain)
         if domain is Domain.PAYMENTS:  # WeChat Pay must call this very process back
             notify_url = f"http://127.0.0.1:{port}/wechatpay/notify"
             overrides = {"WECHAT_PAY_NOTIFY_URL": notify_url, **overrides}

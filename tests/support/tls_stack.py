@@ -19,8 +19,11 @@ from tests.support.stack import Stack
 class TlsStack(Stack):
     plain_urls: dict[Domain, str] = field(default_factory=dict)
 
+    def graphql_url(self, port: int) -> str:
+        return f"https://127.0.0.1:{port}/graphql"
+
     def start_subgraph(self, domain: Domain, **overrides: str) -> str:
-        port, plain_port = free_port(), free_port()
+        port, plain_port = self.subgraph_port(domain), free_port()
         plain = f"http://127.0.0.1:{plain_port}"
         name = domain.value.upper()
         env = {

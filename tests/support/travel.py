@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from common.db import Database
+from subgraphs.travel import reviews
 from subgraphs.travel.models import (
     ActivityType,
     Homestay,
@@ -96,4 +97,5 @@ async def make_catalog(
                 )
             )
             catalog.preferred_ids.append(homestay_id)
+        await reviews.recount(session)  # ratings and comment counts, as the seed keeps them
     return catalog
