@@ -35,8 +35,14 @@ $(PRIVATE_UV):
 		echo "or put uv on PATH (https://docs.astral.sh/uv/getting-started/installation/)" >&2; exit 1; }
 	@.tools/venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-install-python: ensure-uv
-	$(UV) sync --frozen
+install-python: .venv/.synced
+
+# Synced again only when the lock or the project changes. Bytecode is compiled here, once,
+# so no process compiles its imports at start (nor each time where PYTHONDONTWRITEBYTECODE
+# is set, as in many containers and CI images).
+.venv/.synced: uv.lock pyproject.toml | ensure-uv
+	$(UV) sync --frozen --compile-bytecode
+	@touch $@
 
 ## check-node: Node.js with npm (22 LTS is the target; 20 runs the router too)
 check-node:

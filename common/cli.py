@@ -74,6 +74,8 @@ def _payments_operator(parser: argparse.ArgumentParser, args: argparse.Namespace
     settings = get_settings()
     if args.command == "payment-ledger":
         return asyncio.run(operator.show_ledger(settings, args.payment_sn, print))
+    if args.command == "reconcile":
+        return asyncio.run(operator.reconcile_now(settings, print))
     if args.action == "retry":
         if not args.payment_sn:
             parser.error("refunds retry needs a PAYMENT_SN")
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "payment-ledger", help="show a payment's ledger: every answer from WeChat and its totals"
     )
     ledger.add_argument("payment_sn")
+    commands.add_parser(
+        "reconcile",
+        help="ask WeChat Pay now about every waiting or refunding payment, whatever its age"
+        " (the scheduler waits PAYMENT_RECONCILE_AFTER_SECONDS)",
+    )
     refunds = commands.add_parser(
         "refunds", help="list refunds (--stuck: CLOSED/ABNORMAL ones), or `retry PAYMENT_SN`"
     )
@@ -251,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(render_env_example(), end="")
         return 0
-    if args.command in ("payment-ledger", "refunds"):
+    if args.command in ("payment-ledger", "refunds", "reconcile"):
         return _payments_operator(parser, args)
     parser.error(f"unknown command {args.command}")
     return 2

@@ -227,15 +227,19 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
     import httpx  # here: the dev runner starts the router before its heavier imports
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    # One client for every poll: `httpx.get` builds a new SSL context (the CA bundle, about
+    # 0.1 CPU-second) each call, which was most of the runner's CPU while the processes
+    # it waits for were importing on the same cores.
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url}: process exited with code {process.returncode}")
+            try:
+                if client.get(url).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up within {timeout:.0f}s")
 
 
@@ -305,9 +309,15 @@ def seed_empty_catalog(settings: Settings) -> str | None:
 
     Returns what was seeded, if anything.
     """
+    if settings.is_production:
+        return None
+    from common.dev_probes import sqlite_has_homestays
+
+    if sqlite_has_homestays(settings.database_url(Domain.TRAVEL)):
+        return None  # the usual warm start: no SQLAlchemy import beside the subgraphs'
     from demo.seed import catalog_is_empty, seed
 
-    if not settings.is_production and catalog_is_empty(settings):
+    if catalog_is_empty(settings):
         return str(seed(settings))
     return None
 
@@ -319,11 +329,21 @@ def console_for(settings: Settings) -> Console:
     return Console(human=human, colour=colour)
 
 
-def migrate_databases(domains: Sequence[Domain]) -> None:
-    """Upgrade only the databases that are behind: a warm start skips Alembic's upgrade run."""
+def migrate_databases(domains: Sequence[Domain], settings: Settings) -> None:
+    """Upgrade only the databases that are behind: a warm start skips Alembic's upgrade run,
+    and on SQLite files even its import (the subgraphs start after this returns)."""
+    from common.dev_probes import sqlite_is_current, versions_dir
+
+    behind = [
+        domain
+        for domain in domains
+        if not sqlite_is_current(settings.database_url(domain), versions_dir(domain))
+    ]
+    if not behind:
+        return
     from common import migrations  # Alembic and SQLAlchemy: seconds of imports
 
-    for domain in domains:
+    for domain in behind:
         if not migrations.is_current(domain):
             migrations.upgrade(domain)
 
@@ -359,7 +379,7 @@ def run_dev(settings: Settings) -> int:
             )
         ]
         domains = available_domains()
-        migrate_databases(domains)
+        migrate_databases(domains, settings)
         if settings.tls_enabled:
             ensure_dev_certificates(settings)
         # Background jobs: the Dramatiq worker, and the scheduler that relays the outbox to it.

@@ -60,6 +60,11 @@ def operation_label(name: str | None) -> str:
     return name if name in known_operation_names() else OTHER_OPERATION
 
 
+LIVE_SUBSCRIPTIONS = Gauge(
+    "looklook_live_subscriptions",
+    "Subscriptions this process is serving now (payments: paymentStatus).",
+)
+
 # Money consistency (payments; the scheduler's consistency job and refund answers).
 REFUND_FAILURES = Counter(
     "looklook_refund_failures_total",

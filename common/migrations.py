@@ -26,6 +26,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
+from common import dev_probes
 from common.settings import PROJECT_ROOT, Domain, get_settings
 
 logger = logging.getLogger("looklook.migrations")
@@ -52,7 +53,7 @@ def migrations_dir(domain: Domain) -> Path:
 
 
 def versions_dir(domain: Domain) -> Path:
-    return migrations_dir(domain) / "versions"
+    return dev_probes.versions_dir(domain)
 
 
 def _escape(value: str) -> str:

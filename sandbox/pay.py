@@ -332,8 +332,15 @@ async def sandbox_pay(request: Request) -> Response:
     """Pay as the user confirming in WeChat: the order succeeds at once and WeChat
     notifies the merchant in the background (unless `"notify": false`)."""
     data = _json_object((await request.body()).decode())
+    if data is not None and "prepay_id" not in data and isinstance(data.get("package"), str):
+        # What wx.requestPayment takes, as wxPayHomestayOrder returns it: copy it verbatim.
+        data["prepay_id"] = data["package"].removeprefix("prepay_id=")
     if data is None or not isinstance(data.get("prepay_id"), str):
-        return _phone_error(400, 'the body must be {"prepay_id": "…", "notify": true|false}')
+        return _phone_error(
+            400,
+            'the body must be {"prepay_id": "…"} or {"package": "prepay_id=…"},'
+            ' with "notify": true|false',
+        )
     notify = data.get("notify", True)
     if not isinstance(notify, bool):
         return _phone_error(400, "notify must be true or false")

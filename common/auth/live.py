@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from common.auth.tokens import REVOCATIONS_CHANNEL
 from common.errors import TooManySubscriptions
+from common.metrics import LIVE_SUBSCRIPTIONS
 from common.redis import create_redis
 from common.settings import Settings
 
@@ -58,10 +59,12 @@ class LiveSessions:
             raise TooManySubscriptions()
         revoked = asyncio.Event()
         self._revoked[user_id].add(revoked)  # taken before any await: the cap holds
+        LIVE_SUBSCRIPTIONS.inc()
         try:
             await self._ensure_listener()
             yield revoked
         finally:
+            LIVE_SUBSCRIPTIONS.dec()
             events = self._revoked.get(user_id)
             if events is not None:
                 events.discard(revoked)

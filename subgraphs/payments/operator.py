@@ -83,3 +83,21 @@ async def retry(settings: Settings, payment_sn: str, out: Print) -> int:
     finally:
         await wechat.aclose()
         await db.dispose()
+
+
+async def reconcile_now(settings: Settings, out: Print) -> int:
+    """One reconciler run that asks WeChat about every waiting or refunding payment now,
+    whatever its age: the scheduler's `payments.reconcile` waits
+    `PAYMENT_RECONCILE_AFTER_SECONDS` first, which is right in production (most
+    notifications are only late) and too long to watch a lost one being repaired."""
+    db = Database(settings.database_url(Domain.PAYMENTS), pool_size=1)
+    wechat = WeChatPayClient(settings)
+    try:
+        now = settings.model_copy(update={"payment_reconcile_after_seconds": 0})
+        result = await service.reconcile(db, wechat, now)
+        out(f"settled payments: {' '.join(result.settled) or '-'}")
+        out(f"settled refunds: {' '.join(result.refunds_settled) or '-'}")
+        return 0
+    finally:
+        await wechat.aclose()
+        await db.dispose()

@@ -104,12 +104,19 @@ def subscribe_ws(
 
 
 def subscribe_sse(
-    http_url: str, document: str, variables: dict[str, Any], *, token: str | None
+    http_url: str,
+    document: str,
+    variables: dict[str, Any],
+    *,
+    token: str | None,
+    headers: dict[str, str] | None = None,
 ) -> contextlib.AbstractAsyncContextManager[LiveSubscription]:
-    """Subscribe over SSE; `token=None` subscribes anonymously."""
+    """Subscribe over SSE; `token=None` subscribes anonymously (unless `headers` carry one,
+    as the explorer's Headers box does)."""
+    extra = dict(headers or {})
 
     async def produce(live: LiveSubscription) -> None:
-        headers = {"Accept": "text/event-stream"}
+        headers = {**extra, "Accept": "text/event-stream"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         body = {"query": document, "variables": variables}

@@ -16,6 +16,7 @@ import yaml
 
 from common.cli import build_parser
 from common.settings import PROJECT_ROOT, Domain, Settings
+from workers.broker import DEFAULT_PROMETHEUS_PORT
 
 K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 SETTINGS = Settings()
@@ -200,7 +201,7 @@ def test_every_container_has_resources_and_the_serving_ones_probes() -> None:
         resources = container["resources"]
         assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
         assert resources["limits"]["memory"], name
-        if container.get("ports"):  # the scheduler serves nothing to probe
+        if container.get("ports"):
             assert container["readinessProbe"] and container["livenessProbe"], name
 
 
@@ -281,3 +282,53 @@ def test_grafana_is_provisioned_from_the_repository() -> None:
     )
     [prometheus] = datasources["datasources"]
     assert prometheus["url"] == "http://prometheus:9090" and "prometheus" in compose["services"]
+
+
+# Dramatiq's exposition server (its `dramatiq_prom_port`, unchanged by the deployments).
+WORKER_METRICS_PORT = DEFAULT_PROMETHEUS_PORT
+
+
+def _metrics_endpoints(*, tls: bool) -> set[str]:
+    """host:port of every process's /metrics in compose, from the code's own defaults."""
+    compose = _documents(PROJECT_ROOT / "docker-compose.yml")[0]
+    router_admin = compose["services"]["router"]["environment"]["ROUTER_ADMIN_PORT"]
+    subgraphs = {f"{d.value}:{SETTINGS.plain_port(d) if tls else SETTINGS.port(d)}" for d in Domain}
+    return subgraphs | {
+        f"worker:{WORKER_METRICS_PORT}",
+        f"scheduler:{SETTINGS.scheduler_metrics_port}",
+        f"router:{router_admin}",
+    }
+
+
+@pytest.mark.parametrize("config, tls", [("prometheus.yml", False), ("prometheus-tls.yml", True)])
+def test_prometheus_scrapes_every_process_in_compose(config: str, tls: bool) -> None:
+    scrape = yaml.safe_load((PROJECT_ROOT / "deploy" / config).read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert targets == _metrics_endpoints(tls=tls)
+    services = _documents(PROJECT_ROOT / "docker-compose.yml")[0]["services"]
+    assert {target.split(":")[0] for target in targets} <= set(services)
+
+
+def test_every_k8s_process_with_metrics_is_annotated_for_prometheus() -> None:
+    deployments = _of_kind("Deployment")
+    [router] = _containers(deployments["router"])
+    router_env = {e["name"]: e.get("value") for e in router.get("env", [])}
+    expected = {
+        **{d.value: SETTINGS.port(d) for d in Domain},
+        "worker": WORKER_METRICS_PORT,
+        "scheduler": SETTINGS.scheduler_metrics_port,
+        "router": int(router_env["ROUTER_ADMIN_PORT"]),
+    }
+    config = _of_kind("ConfigMap")["looklook-config"]["data"]
+    assert config.get("SCHEDULER_METRICS_PORT", str(SETTINGS.scheduler_metrics_port)) != "0"
+    for name, port in expected.items():
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == str(port), name
+        [container] = _containers(deployments[name])
+        assert port in [p["containerPort"] for p in container.get("ports", [])], name
