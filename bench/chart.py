@@ -31,7 +31,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _router_cpu(key: str, cpu: dict[str, float]) -> float:
-    return cpu.get("router-cache" if key == "e" else "router-nocache", 0.0)
+    from bench.run import ROUTER_OF
+
+    return cpu.get(ROUTER_OF.get(key, "router-nocache"), 0.0)
 
 
 def _cpu_panel(draw: ImageDraw.ImageDraw, report: dict[str, Any], x0: int, x1: int) -> None:
