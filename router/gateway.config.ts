@@ -197,12 +197,14 @@ const demandControl: GatewayConfig['demandControl'] = {
   // ROUTER_REPORT_COST=true adds `extensions.cost: {estimated, max}` to every response.
   includeExtensionMetadata: env.ROUTER_REPORT_COST === 'true',
 };
-// Query planner. `rust` (the default): @graphql-hive/router-runtime, the Hive Router's
+// Query planner. `js` (the default): the gateway's own JavaScript planner
+// (@graphql-tools/federation). `rust`: @graphql-hive/router-runtime, the Hive Router's
 // query planner (Rust, shipped as a native module in the npm package) and its executor,
-// the same runtime as the CLI's `--hive-router-runtime`; `js`: the gateway's own
-// JavaScript planner (@graphql-tools/federation). Both return identical results across
-// the end-to-end suite; see README.md beside this file for what each costs per page.
-const queryPlanner = env.ROUTER_QUERY_PLANNER || 'rust';
+// the same runtime as the CLI's `--hive-router-runtime`; about a third less router CPU
+// per page, but its subgraph operations carry no operation name (a subgraph's metrics
+// and logs see every routed operation as `anonymous`), so it is not the default. See
+// README.md beside this file.
+const queryPlanner = env.ROUTER_QUERY_PLANNER || 'js';
 if (queryPlanner !== 'rust' && queryPlanner !== 'js') {
   throw new Error(`ROUTER_QUERY_PLANNER must be rust or js, not ${JSON.stringify(queryPlanner)}`);
 }
