@@ -1,11 +1,12 @@
-"""`make bench`: start a private stack, measure five scenarios, write results.json and results.png.
+"""`make bench`: start a private stack, measure the home page's scenarios, then live status.
 
-`python -m bench.run live` (`make bench-live`) runs the live-status scenario
-instead (bench/live.py: pay → paymentStatus event; writes results-live.json).
+Writes bench/results.json (every number), bench/results-live.json and bench/results.png.
+`python -m bench.run live` (`make bench-live`) runs only the live-status scenario
+(bench/live.py: pay → paymentStatus event); BENCH_LIVE=0 leaves it out of `make bench`.
 
 Everything runs on free ports in a temporary data directory (embedded SQLite, the
 bundled Redis) and is stopped at the end, on errors and on Ctrl-C too.
-BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_CONCURRENCY (32) and
+BENCH_SECONDS (default 8), BENCH_WARMUP (2), BENCH_CONCURRENCY (32) and
 BENCH_CLIENT (auto | python | wrk) tune the run; see bench/README.md.
 """
 
@@ -36,11 +37,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results.json"
 RESULTS_PNG = BENCH_DIR / "results.png"
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 CLIENT = os.environ.get("BENCH_CLIENT", "auto")
-CACHE_TTL_MS = os.environ.get("BENCH_CACHE_TTL_MS", "10000")
+# Longer than any scenario: (e) measures cache hits only, not one refill per TTL.
+CACHE_TTL_MS = os.environ.get("BENCH_CACHE_TTL_MS", "600000")
+LIVE = os.environ.get("BENCH_LIVE", "1") != "0"
 SCALE_SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "5"))
 SCALE_CONCURRENCY = (1, 8, 32, 128)
 FLOOR_PAGES = int(os.environ.get("BENCH_FLOOR_PAGES", "400"))
@@ -55,17 +58,20 @@ HOME_QUERY = (
 HOME_QUERY_TRAVEL = HOME_QUERY.replace("landlord { nickname }", "landlord { id }")
 TYPENAME_QUERY = "{ __typename }"
 
-TARGETS = {"a/b": 0.9, "e/a": 10.0}
+TARGETS = {"a/b": 0.9, "e/a": 10.0, "cpu a/e": 10.0}
 # Upper bounds: CPU ratios, lower is better.
 CEILINGS = {"cpu b/f": 1.5}
 SCENARIOS = {
-    "a": "home page through the router (2 subgraphs, no cache, no dedup)",
+    "a": "home page through the router, Rust planner (no cache, no dedup)",
     "b": "home page from the travel subgraph directly (landlord { id })",
     "c": "bare uvicorn ASGI app, constant body of (b)'s size (Python ceiling)",
     "d": "{ __typename } on the travel subgraph (framework ceiling)",
-    "e": "home page through the router, anonymous, response cache on",
+    "e": "(a) anonymous, response cache on",
     "f": "home page executed in-process over in-memory records (the floor)",
+    "g": "(a) with the JS query planner (the router's default)",
 }
+# The router process serving each router scenario (the CPU table's router column).
+ROUTER_OF = {"a": "router-nocache", "e": "router-cache", "g": "router-js"}
 # Scenarios measured in-process rather than over HTTP (no rps of a server).
 IN_PROCESS = {"f"}
 
@@ -152,7 +158,9 @@ class Stack:
             self.env[f"{domain.value.upper()}_INTERNAL_URL"] = self.subgraphs[domain]
         return source
 
-    def router(self, name: str, cache_ttl_ms: str, *, deduplicate: bool = True) -> str:
+    def router(
+        self, name: str, cache_ttl_ms: str, *, deduplicate: bool = True, planner: str = "js"
+    ) -> str:
         port = free_port()
         env = {
             **self.env,
@@ -163,6 +171,7 @@ class Stack:
             "LOG_LEVEL": "warn",
             "ROUTER_RESPONSE_CACHE_TTL_MS": cache_ttl_ms,
             "ROUTER_DEDUPLICATE_INFLIGHT": "true" if deduplicate else "false",
+            "ROUTER_QUERY_PLANNER": planner,
         }
         process = self.supervisor.start(
             name, devrunner.router_command(), cwd=devrunner.ROUTER_DIR, env=env
@@ -340,6 +349,12 @@ def ratio(results: dict[str, dict[str, Any]], top: str, bottom: str) -> float:
     return results[top]["rps"] / denominator if denominator else 0.0
 
 
+def server_cpu(result: dict[str, Any]) -> float:
+    """CPU ms per request of every server process together (travel, users, the routers)."""
+    cpu: dict[str, float] = result.get("cpu_ms_per_request", {})
+    return sum(value for name, value in cpu.items() if name != "ceiling")
+
+
 def cpu_ratio(results: dict[str, dict[str, Any]], top: str, bottom: str) -> float:
     """Travel's CPU per page in `top` against `bottom` (lower is better)."""
     denominator = results[bottom]["cpu_ms_per_request"].get("travel", 0.0)
@@ -357,7 +372,7 @@ def print_table(report: dict[str, Any]) -> None:
           f"   CPU ms/request: {'travel':>8}{'users':>8}{'router':>8}")  # fmt: skip
     for key, result in report["scenarios"].items():
         cpu = result.get("cpu_ms_per_request", {})
-        router = cpu.get("router-cache" if key == "e" else "router-nocache")
+        router = cpu.get(ROUTER_OF.get(key, "router-nocache"))
         rps = f"{result['rps']:9.0f}" if "rps" in result else f"{'':9}"
         p50 = f"{result['p50_ms']:9.1f}" if "p50_ms" in result else f"{'':9}"
         p99 = f"{result['p99_ms']:9.1f}" if "p99_ms" in result else f"{'':9}"
@@ -380,47 +395,26 @@ def print_table(report: dict[str, Any]) -> None:
         elif (ceiling := CEILINGS.get(name)) is not None:
             verdict = f"target <= {ceiling:g}: {'met' if value <= ceiling else 'NOT met'}"
         print(f"  ({name}) = {value:6.2f}   {verdict}")
+    if (report.get("live") or {}).get("error"):
+        print(f"\n  live status: FAILED: {report['live']['error']}")
+    elif report.get("live"):
+        from bench.live import summary
+
+        print(f"\n  live status (bench/live.py): {summary(report['live'])}")
     print(f"\n  {report['caveat']}")
+    load = report["load_average"]
+    print(f"  load average (1 min) at start {load[0]:.1f}, at end {load[1]:.1f}; "
+          f"{report['settings']['cpus']} CPUs; {report['wall_seconds']:.0f} s")  # fmt: skip
     results = RESULTS_JSON.relative_to(PROJECT_ROOT)
     print(f"  database: {report['database']}; client: {report['client']}; "
           f"results: {results}, chart: {report['chart']}\n")  # fmt: skip
 
 
 def write_chart(report: dict[str, Any]) -> str:
-    """Requests/second of the HTTP scenarios, then of the router's home page by connections."""
-    keys = [k for k in report["scenarios"] if k not in IN_PROCESS]
-    rps = [report["scenarios"][k]["rps"] for k in keys]
-    scale = report["scale"]
-    try:
-        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+    """bench/results.png: CPU per page, the scale table and the live-status latency."""
+    from bench.chart import write
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        from bench.png import bar_chart
-
-        labels = [k.upper() for k in keys] + [f"C{row['concurrency']}" for row in scale]
-        bar_chart(RESULTS_PNG, labels, rps + [row["rps"] for row in scale])
-        return f"{RESULTS_PNG.relative_to(PROJECT_ROOT)} (plain bars: matplotlib not installed)"
-    figure, (axis, scale_axis) = plt.subplots(1, 2, figsize=(14, 4.8), width_ratios=(3, 2))
-    scale_axis.plot([row["concurrency"] for row in scale], [row["rps"] for row in scale], "o-")
-    scale_axis.set_xscale("log", base=2)
-    scale_axis.set_xlabel("connections (router home page)")
-    scale_axis.set_ylabel("requests / second")
-    p99_axis = scale_axis.twinx()
-    p99_axis.plot([row["concurrency"] for row in scale], [row["p99_ms"] for row in scale], "s--",
-                  color="#C44E52")  # fmt: skip
-    p99_axis.set_ylabel("p99 ms")
-    labels = [f"({k}) {SCENARIOS[k].split(' (')[0]}" for k in keys]
-    bars = axis.barh(labels[::-1], rps[::-1], color="#4C72B0")
-    axis.bar_label(bars, labels=[f"{v:,.0f} rps" for v in rps[::-1]], padding=3)
-    axis.set_xlabel("requests / second (higher is better)")
-    ratios = ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())
-    axis.set_title(f"looklook bench, concurrency {CONCURRENCY}: {ratios}", fontsize=9)
-    axis.margins(x=0.2)
-    figure.tight_layout()
-    figure.savefig(RESULTS_PNG, dpi=110)
-    plt.close(figure)
+    write(RESULTS_PNG, report)
     return str(RESULTS_PNG.relative_to(PROJECT_ROOT))
 
 
@@ -431,14 +425,18 @@ def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
     routers = {
         # Every request of (a) reaches the subgraphs: with the gateway's in-flight
         # deduplication, 32 clients sending one query would cost travel a fraction of it.
-        "a": stack.router("router-nocache", "0", deduplicate=False),
-        "e": stack.router("router-cache", CACHE_TTL_MS),
+        # (a) and (e): the Rust planner (ROUTER_QUERY_PLANNER=rust, the lighter router);
+        # (g): the default JS planner, so both planners are measured in one run.
+        "a": stack.router("router-nocache", "0", deduplicate=False, planner="rust"),
+        "e": stack.router("router-cache", CACHE_TTL_MS, planner="rust"),
+        "g": stack.router("router-js", "0", deduplicate=False, planner="js"),
     }
     travel = stack.subgraphs[Domain.TRAVEL]
 
     say("verifying every scenario's response once")
     home_a = post(routers["a"], HOME_QUERY)
     check_home(home_a, nickname=True)
+    assert post(routers["g"], HOME_QUERY) == home_a, "the JS planner's page differs from Rust's"
     home_b = httpx.post(travel, json={"query": HOME_QUERY_TRAVEL}, timeout=10)
     check_home(post(travel, HOME_QUERY_TRAVEL), nickname=False)
     body_bytes = len(home_b.content)
@@ -459,6 +457,7 @@ def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
         "c": (ceiling, None, "{}"),
         "d": (travel, TYPENAME_QUERY, None),
         "e": (routers["e"], HOME_QUERY, None),
+        "g": (routers["g"], HOME_QUERY, None),
     }
     results: dict[str, dict[str, Any]] = {}
     for key, (url, query, raw_body) in plan.items():
@@ -480,7 +479,10 @@ def measure(stack: Stack, say: Callable[[str], None]) -> dict[str, Any]:
     ratios = {
         "a/b": ratio(results, "a", "b"),
         "b/d": ratio(results, "b", "d"),
+        "g/b": ratio(results, "g", "b"),
         "e/a": ratio(results, "e", "a"),
+        # The same in server CPU per page: what a cached page saves, whatever the client.
+        "cpu a/e": server_cpu(results["a"]) / (server_cpu(results["e"]) or 1.0),
         "d/c": ratio(results, "d", "c"),
         "cpu b/f": cpu_ratio(results, "b", "f"),
     }
@@ -532,6 +534,7 @@ def main() -> int:
         print(f"  bench: {message}", file=sys.stderr, flush=True)
 
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="looklook-bench-") as data_dir:
         stack = Stack(Path(data_dir))
         try:
@@ -545,6 +548,18 @@ def main() -> int:
         finally:
             say("stopping the stack")
             stack.stop()
+    live: dict[str, Any] | None = None
+    if LIVE:
+        from bench.live import run as run_live
+
+        try:
+            live = run_live(lambda message: say(f"live: {message}"))
+        except KeyboardInterrupt:
+            say("interrupted")
+            return 130
+        except Exception as error:  # keep the home page's numbers; the failure is reported
+            say(f"live status failed: {error!r}")
+            live = {"error": repr(error)}
     report.update(
         {
             "seed": source,
@@ -561,12 +576,16 @@ def main() -> int:
                 "scenario's client_cores (1.0 = one core). Numbers are relative, not capacity."
             ),
             "wall_seconds": round(time.monotonic() - started, 1),
+            # The machine's 1-minute load average when the run started and ended: other
+            # work on a shared machine slows requests down (rps), much less CPU per page.
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "live": live,
         }
     )
     report["chart"] = write_chart(report)
     RESULTS_JSON.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
-    return 0
+    return 1 if (live or {}).get("error") else 0
 
 
 if __name__ == "__main__":

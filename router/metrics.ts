@@ -15,7 +15,6 @@ import { createServer } from 'node:http';
 import {
   createCounter,
   createHistogram,
-  createSummary,
   type GatewayConfig,
 } from '@graphql-hive/gateway';
 import { register } from 'prom-client';
@@ -60,8 +59,6 @@ export function prometheusOptions(known: Set<string>, endpoint: string | false):
     createHistogram({ registry, histogram: { name, help, labelNames: [...labelNames] }, fillLabelsFn: fill, shouldObserve: always });
   const counter = (name: string, help: string, fill: (params: any, context: any) => any, labelNames: readonly string[] = OPERATION) =>
     createCounter({ registry, counter: { name, help, labelNames: [...labelNames] }, fillLabelsFn: fill, shouldObserve: always });
-  const phase = (name: string) =>
-    histogram(`graphql_envelop_phase_${name}`, `Time spent in the GraphQL "${name}" phase`, operation);
 
   return {
     endpoint: endpoint as string,
@@ -72,23 +69,22 @@ export function prometheusOptions(known: Set<string>, endpoint: string | false):
         'Time from parse to the end of execution',
         operation,
       ),
-      graphql_envelop_request_time_summary: createSummary({
-        registry,
-        summary: { name: 'graphql_envelop_request_time_summary', help: 'Time to complete GraphQL operations', labelNames: [...OPERATION] },
-        fillLabelsFn: operation,
-        shouldObserve: always,
-      }),
+      // Off: per-request work no dashboard reads. A summary recomputes quantiles on
+      // every observation, and the per-phase histograms add four observations per
+      // request; request_duration (a histogram) already gives the quantiles, and
+      // bench/router_costs.py measures what metrics cost per page.
+      graphql_envelop_request_time_summary: false,
       graphql_envelop_error_result: counter(
         'graphql_envelop_error_result',
         'Errors reported, by phase',
         (params) => ({ ...operation(params), phase: params.errorPhase ?? 'unknown' }),
         [...OPERATION, 'phase'],
       ),
-      graphql_envelop_phase_parse: phase('parse'),
-      graphql_envelop_phase_validate: phase('validate'),
-      graphql_envelop_phase_context: phase('context'),
-      graphql_envelop_phase_execute: phase('execute'),
-      graphql_envelop_phase_subscribe: phase('subscribe'),
+      graphql_envelop_phase_parse: false,
+      graphql_envelop_phase_validate: false,
+      graphql_envelop_phase_context: false,
+      graphql_envelop_phase_execute: false,
+      graphql_envelop_phase_subscribe: false,
       graphql_envelop_deprecated_field: false,
       graphql_envelop_execute_resolver: false,
       graphql_yoga_http_duration: histogram(
