@@ -122,6 +122,22 @@ if (otlpEndpoint) {
   });
 }
 
+// graphql-js: 'Variable "$input" got invalid value "X" at "input.rowType"; Value …'.
+const BAD_VARIABLE = /^Variable "\$(\w+)" got invalid value .*? at "([\w.[\]]+)";/s;
+const BAD_WHOLE_VARIABLE = /^Variable "\$(\w+)" got invalid value/;
+
+// `variable` and `field` of a bad variable (the innermost named step of its path), so a
+// client can point at its input, as the subgraphs do (common/errors.py).
+function inputDetails(message: string): Record<string, string> {
+  const nested = BAD_VARIABLE.exec(message);
+  if (nested) {
+    const names = nested[2].split(/[.[\]]/).filter((step) => step && !/^\d+$/.test(step));
+    return { variable: nested[1], field: names.at(-1) ?? nested[1] };
+  }
+  const whole = BAD_WHOLE_VARIABLE.exec(message);
+  return whole ? { variable: whole[1], field: whole[1] } : {};
+}
+
 // graphql-js reports bad variables without a code; clients rely on BAD_USER_INPUT
 // (the subgraphs code every other error themselves).
 const codeBadVariables: GatewayPlugin = {
@@ -141,7 +157,7 @@ const codeBadVariables: GatewayPlugin = {
                   positions: error.positions,
                   path: error.path,
                   originalError: error.originalError,
-                  extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+                  extensions: { ...error.extensions, ...inputDetails(error.message), code: 'BAD_USER_INPUT' },
                 }),
           ),
         });

@@ -39,8 +39,9 @@ class HomestayRecord:
     deleted: bool = False
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> HomestayRecord:
-        """From a row selecting `HOMESTAY_COLUMNS` (any further columns are ignored)."""
+    def from_row(cls, row: Row[Any] | models.Homestay) -> HomestayRecord:
+        """From a row selecting `HOMESTAY_COLUMNS` (any further columns are ignored), or
+        from the ORM object a write just committed (same attribute names)."""
         return cls(
             id=row.id,
             title=row.title,
@@ -74,8 +75,8 @@ class BusinessRecord:
     cancellation_policy: str = "FLEXIBLE"
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> BusinessRecord:
-        """From a row selecting `BUSINESS_COLUMNS`."""
+    def from_row(cls, row: Row[Any] | models.HomestayBusiness) -> BusinessRecord:
+        """From a row selecting `BUSINESS_COLUMNS`, or the ORM object a write committed."""
         return cls(
             id=row.id,
             title=row.title,

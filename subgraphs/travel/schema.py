@@ -10,7 +10,9 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
+from common.auth.permissions import IsAuthenticated
 from common.context import Info
+from common.errors import NotFound
 from common.loaders import parse_row_id
 from common.pagination import (
     CONNECTION_SIZE,
@@ -22,8 +24,9 @@ from common.pagination import (
     decode_int_cursor,
     page_size,
 )
+from common.patch import KEEP, given
 from common.schema import build_schema
-from subgraphs.travel import models, service
+from subgraphs.travel import management, models, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
     BusinessHomestayPage,
@@ -251,6 +254,36 @@ class Query:
         record = await info.context.loaders.load_by_id(businesses_by_id, id)
         return HomestayBusiness.of(record) if record and not record.deleted else None
 
+    @strawberry.field(description="The viewer's own business; null if none (or anonymous).")
+    async def my_homestay_business(self, info: Info) -> HomestayBusiness | None:
+        landlord_id = await info.context.viewer.user_id()
+        if landlord_id is None:
+            return None
+        record = await service.business_of_landlord(info.context.resources.db, landlord_id)
+        return HomestayBusiness.of(record) if record else None
+
+    @strawberry.field(
+        description="The viewer's homestays, on sale or not, newest first; empty without "
+        "a business.",
+        directives=[CONNECTION_SIZE],
+        permission_classes=[IsAuthenticated],
+    )
+    async def my_homestays(
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[Homestay]:
+        landlord_id = await info.context.viewer.require_user_id()
+        db = info.context.resources.db
+        business = await service.business_of_landlord(db, landlord_id)
+        size = page_size(first)
+        rows = (
+            await service.all_homestays_of_business(
+                db, business.id, limit=size + 1, before_id=decode_id_cursor(after)
+            )
+            if business
+            else []
+        )
+        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
+
     @strawberry.field(description="最佳房东: the best-rated landlords.", directives=[LIST_SIZE])
     async def good_bosses(
         self, info: Info, first: int | None = DEFAULT_PAGE_SIZE
@@ -279,4 +312,178 @@ class Query:
         return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
 
 
-schema = build_schema("travel", query=Query, types=[Homestay, HomestayBusiness, User])
+@strawberry.input(description="A new homestay business; one per landlord.")
+class HomestayBusinessInput:
+    title: str = strawberry.field(description="1 to 64 characters.")
+    info: str | None = None
+    tags: list[str] | None = strawberry.field(
+        default=None, description="At most 10, each 1 to 16 characters without a comma."
+    )
+    cancellation_policy: models.CancellationPolicy | None = strawberry.field(
+        default=None, description="FLEXIBLE when not given."
+    )
+
+
+@strawberry.input(
+    description="Only the fields given change; null clears info or tags (title and "
+    "cancellationPolicy cannot be null)."
+)
+class UpdateHomestayBusinessInput:
+    title: str | None = strawberry.UNSET
+    info: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    cancellation_policy: models.CancellationPolicy | None = strawberry.UNSET
+
+
+@strawberry.input(description="A new homestay; prices in fen, per night.")
+class HomestayInput:
+    title: str = strawberry.field(description="1 to 64 characters.")
+    sub_title: str | None = strawberry.field(default=None, description="At most 128 characters.")
+    info: str | None = strawberry.field(default=None, description="At most 2000 characters.")
+    people_num: int = strawberry.field(description="1 to 50.")
+    row_type: HomestayRowType
+    food_info: str | None = None
+    food_price: int = strawberry.field(description="Per person per night; 0 or more.")
+    homestay_price: int = strawberry.field(description="More than 0, at most 10,000,000.")
+    market_homestay_price: int = strawberry.field(description="At least homestayPrice.")
+
+
+@strawberry.input(
+    description="Only the fields given change; null clears subTitle, info or foodInfo "
+    "(the other fields cannot be null)."
+)
+class UpdateHomestayInput:
+    title: str | None = strawberry.UNSET
+    sub_title: str | None = strawberry.UNSET
+    info: str | None = strawberry.UNSET
+    people_num: int | None = strawberry.UNSET
+    row_type: HomestayRowType | None = strawberry.UNSET
+    food_info: str | None = strawberry.UNSET
+    food_price: int | None = strawberry.UNSET
+    homestay_price: int | None = strawberry.UNSET
+    market_homestay_price: int | None = strawberry.UNSET
+
+
+def _row_type(value: HomestayRowType | None) -> RowType | None:
+    return None if value is None else RowType[value.name]
+
+
+def _homestay_id(id: strawberry.ID) -> int:
+    row_id = parse_row_id(id)
+    if row_id is None:
+        raise NotFound("No such homestay.")
+    return row_id
+
+
+@strawberry.type
+class Mutation:
+    """The landlord's catalogue. Who may change what is decided in `management`, in the
+    transaction of the change: only a business's own landlord changes it or its homestays."""
+
+    @strawberry.mutation(
+        description="Open the viewer's homestay business: one per user (CONFLICT on a second).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def open_homestay_business(
+        self, info: Info, input: HomestayBusinessInput
+    ) -> HomestayBusiness:
+        landlord_id = await info.context.viewer.require_user_id()
+        fields = management.BusinessFields(
+            title=input.title,
+            info=input.info,
+            tags=input.tags,
+            cancellation_policy=input.cancellation_policy,
+        )
+        record = await management.open_business(
+            info.context.resources.db, _cache(info), landlord_id, fields
+        )
+        return HomestayBusiness.of(record)
+
+    @strawberry.mutation(
+        description="Change the viewer's own business.", permission_classes=[IsAuthenticated]
+    )
+    async def update_homestay_business(
+        self, info: Info, input: UpdateHomestayBusinessInput
+    ) -> HomestayBusiness:
+        landlord_id = await info.context.viewer.require_user_id()
+        changes = management.BusinessChanges(
+            title=given(input.title),
+            info=given(input.info),
+            tags=given(input.tags),
+            cancellation_policy=given(input.cancellation_policy),
+        )
+        record = await management.update_business(
+            info.context.resources.db, _cache(info), landlord_id, changes
+        )
+        return HomestayBusiness.of(record)
+
+    @strawberry.mutation(
+        description="A new homestay in the viewer's business; off sale until put on sale.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_homestay(self, info: Info, input: HomestayInput) -> Homestay:
+        landlord_id = await info.context.viewer.require_user_id()
+        fields = management.HomestayFields(
+            title=input.title,
+            sub_title=input.sub_title,
+            info=input.info,
+            people_num=input.people_num,
+            row_type=RowType[input.row_type.name],
+            food_info=input.food_info,
+            food_price=input.food_price,
+            homestay_price=input.homestay_price,
+            market_homestay_price=input.market_homestay_price,
+        )
+        record = await management.create_homestay(
+            info.context.resources.db, _cache(info), landlord_id, fields
+        )
+        return Homestay.of(record)
+
+    @strawberry.mutation(
+        description="Change one of the viewer's homestays: only the fields given.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_homestay(
+        self, info: Info, id: strawberry.ID, input: UpdateHomestayInput
+    ) -> Homestay:
+        landlord_id = await info.context.viewer.require_user_id()
+        row_type = given(input.row_type)
+        changes = management.HomestayChanges(
+            title=given(input.title),
+            sub_title=given(input.sub_title),
+            info=given(input.info),
+            people_num=given(input.people_num),
+            row_type=row_type if row_type is KEEP else _row_type(row_type),
+            food_info=given(input.food_info),
+            food_price=given(input.food_price),
+            homestay_price=given(input.homestay_price),
+            market_homestay_price=given(input.market_homestay_price),
+        )
+        record = await management.change_homestay(
+            info.context.resources.db,
+            _cache(info),
+            _homestay_id(id),
+            changes,
+            landlord_id=landlord_id,
+        )
+        return Homestay.of(record)
+
+    @strawberry.mutation(
+        description="Put one of the viewer's homestays on sale (listed, bookable) or off sale.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def set_homestay_on_sale(self, info: Info, id: strawberry.ID, on_sale: bool) -> Homestay:
+        landlord_id = await info.context.viewer.require_user_id()
+        record = await management.change_homestay(
+            info.context.resources.db,
+            _cache(info),
+            _homestay_id(id),
+            management.HomestayChanges(on_sale=on_sale),
+            landlord_id=landlord_id,
+        )
+        return Homestay.of(record)
+
+
+schema = build_schema(
+    "travel", query=Query, mutation=Mutation, types=[Homestay, HomestayBusiness, User]
+)

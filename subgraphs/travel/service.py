@@ -287,3 +287,25 @@ async def latest_comments_per_homestay(
         for row in await connection.execute(query, params):
             result[row.homestay_id].append(CommentRecord.from_row(row))
     return result
+
+
+async def business_of_landlord(db: Database, landlord_id: int) -> BusinessRecord | None:
+    """The landlord's own live business, from the database (their management view)."""
+    query = select(*BUSINESS_COLUMNS).where(
+        HomestayBusiness.user_id == landlord_id, HomestayBusiness.del_state == 0
+    )
+    found = await _businesses(db, query)
+    return found[0] if found else None
+
+
+async def all_homestays_of_business(
+    db: Database, business_id: int, *, limit: int, before_id: int | None
+) -> list[HomestayRecord]:
+    """Every live homestay of a business, on sale or not, newest first: its landlord's
+    management view, from the database (their own change shows at once)."""
+    query = select(*HOMESTAY_COLUMNS).where(
+        Homestay.homestay_business_id == business_id, Homestay.del_state == 0
+    )
+    if before_id is not None:
+        query = query.where(Homestay.id < before_id)
+    return await _homestays(db, query.order_by(Homestay.id.desc()).limit(limit))
