@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from common.errors import BadUserInput
 from common.models import utcnow
+from common.patch import KEEP, Patch
 from common.settings import Settings
 from common.storage.client import ObjectStorage
 from common.storage.keys import (
@@ -109,3 +110,18 @@ async def claim_image(
         kind = EXTENSIONS[key.content_type].upper()
         raise BadUserInput(f"The uploaded file is not a {kind} image.", field=field)
     return storage.public_url(name)
+
+
+async def claim_given(
+    storage: ObjectStorage,
+    raw_key: Patch[str | None],
+    *,
+    owner_id: int,
+    purpose: ImagePurpose,
+    field: str,
+) -> Patch[str | None]:
+    """`claim_image` for an optional input field: KEEP (left out) and None (remove the
+    image) pass through; a key becomes its checked URL."""
+    if raw_key is KEEP or raw_key is None:
+        return raw_key
+    return await claim_image(storage, raw_key, owner_id=owner_id, purpose=purpose, field=field)

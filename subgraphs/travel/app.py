@@ -3,12 +3,14 @@
 from common.app import create_subgraph_app
 from common.resources import Resources
 from common.settings import Domain
+from common.storage.client import ObjectStorage
 from subgraphs.travel.cache import TravelCache
 from subgraphs.travel.schema import schema
 
 
-def _components(resources: Resources) -> list[TravelCache]:
-    return [TravelCache(resources)]
+def _components(resources: Resources) -> list[TravelCache | ObjectStorage]:
+    # Object storage: landlords attach uploaded covers and banners (coverKey, bannerKey).
+    return [TravelCache(resources), ObjectStorage(resources.settings)]
 
 
 app = create_subgraph_app(Domain.TRAVEL, schema, components=_components)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.graphql import GraphQLClient
+from tests.support.hosts import homestay_input
 from tests.support.images import (
     CREATE_UPLOAD,
     UPDATE_AVATAR,
@@ -207,3 +208,106 @@ async def test_avatar_and_avatar_key_together_are_refused(router: GraphQLClient)
 async def test_anonymous_uploads_are_refused(router: GraphQLClient) -> None:
     result = await router.execute(CREATE_UPLOAD, {"purpose": "AVATAR", "contentType": "image/png"})
     assert result.codes == ["UNAUTHENTICATED"]
+
+
+# ----------------------------------------------------------- landlords: cover and banner
+
+BUSINESS = """mutation($input: HomestayBusinessInput!) {
+  openHomestayBusiness(input: $input) { id cover } }"""
+UPDATE_BUSINESS = """mutation($input: UpdateHomestayBusinessInput!) {
+  updateHomestayBusiness(input: $input) { id cover } }"""
+CREATE_HOMESTAY = (
+    """mutation($input: HomestayInput!) { createHomestay(input: $input) { id banner } }"""
+)
+UPDATE_HOMESTAY = """mutation($id: ID!, $input: UpdateHomestayInput!) {
+  updateHomestay(id: $id, input: $input) { id banner title } }"""
+HOMESTAY = "query($id: ID!) { homestay(id: $id) { banner business { cover } } }"
+
+
+async def _served(url: str) -> bytes:
+    served = await _get(url)
+    assert served.status_code == 200
+    return served.content
+
+
+async def test_a_landlord_attaches_a_cover_and_a_banner(router: GraphQLClient) -> None:
+    landlord = await register(router)
+    token = landlord.access_token
+    cover_key = await upload_image(router, token, "BUSINESS_COVER", "image/jpeg")
+    business = (
+        await router.execute(
+            BUSINESS, {"input": {"title": "洱海边", "coverKey": cover_key}}, token=token
+        )
+    ).ok()["openHomestayBusiness"]
+    assert business["cover"].endswith(cover_key)
+    assert await _served(business["cover"]) == image_bytes("image/jpeg")
+
+    banner = image_bytes("image/webp", (120, 80))
+    banner_key = await upload_image(router, token, "HOMESTAY_BANNER", "image/webp", banner)
+    created = (
+        await router.execute(
+            CREATE_HOMESTAY, {"input": homestay_input(bannerKey=banner_key)}, token=token
+        )
+    ).ok()["createHomestay"]
+    assert created["banner"].endswith(banner_key)
+    assert await _served(created["banner"]) == banner
+
+    newer_key = await upload_image(router, token, "HOMESTAY_BANNER", "image/png")
+    changed = await router.execute(
+        UPDATE_HOMESTAY, {"id": created["id"], "input": {"bannerKey": newer_key}}, token=token
+    )
+    assert changed.ok()["updateHomestay"]["banner"].endswith(newer_key)
+    seen = (await router.execute(HOMESTAY, {"id": created["id"]})).ok()["homestay"]
+    assert seen["banner"].endswith(newer_key)  # every reader, at once
+    assert seen["business"]["cover"] == business["cover"]
+
+    # Left out: the banner stays; null: it is removed.
+    kept = await router.execute(
+        UPDATE_HOMESTAY, {"id": created["id"], "input": {"title": "新名字"}}, token=token
+    )
+    assert kept.ok()["updateHomestay"]["banner"].endswith(newer_key)
+    removed = await router.execute(
+        UPDATE_HOMESTAY, {"id": created["id"], "input": {"bannerKey": None}}, token=token
+    )
+    assert removed.ok()["updateHomestay"]["banner"] is None
+
+    new_cover = await upload_image(router, token, "BUSINESS_COVER", "image/png")
+    updated = await router.execute(UPDATE_BUSINESS, {"input": {"coverKey": new_cover}}, token=token)
+    assert updated.ok()["updateHomestayBusiness"]["cover"].endswith(new_cover)
+
+
+async def test_a_landlord_cannot_attach_what_is_not_their_own_image(
+    router: GraphQLClient,
+) -> None:
+    landlord, other = await register(router), await register(router)
+    token = landlord.access_token
+    await router.execute(BUSINESS, {"input": {"title": "山里"}}, token=token)
+    homestay = (
+        await router.execute(CREATE_HOMESTAY, {"input": homestay_input()}, token=token)
+    ).ok()["createHomestay"]
+
+    avatar_key = await upload_image(router, token, "AVATAR")
+    others_banner = await upload_image(router, other.access_token, "HOMESTAY_BANNER")
+    text_banner = await upload_image(
+        router, token, "HOMESTAY_BANNER", "image/png", b"just some text, not a picture"
+    )
+    for key in (avatar_key, others_banner, text_banner, f"banner/{landlord.user_id}/../x.png"):
+        refused = await router.execute(
+            UPDATE_HOMESTAY,
+            {"id": homestay["id"], "input": {"bannerKey": key, "title": "改了"}},
+            token=token,
+        )
+        _refused_field(refused, "bannerKey")
+    new = await router.execute(
+        CREATE_HOMESTAY, {"input": homestay_input(bannerKey=others_banner)}, token=token
+    )
+    _refused_field(new, "bannerKey")
+    cover = await router.execute(UPDATE_BUSINESS, {"input": {"coverKey": avatar_key}}, token=token)
+    _refused_field(cover, "coverKey")
+    # Nothing was written by any refusal.
+    seen = (await router.execute(HOMESTAY, {"id": homestay["id"]})).ok()["homestay"]
+    assert seen == {"banner": None, "business": {"cover": None}}
+    title = await router.execute(
+        "query($id: ID!) { homestay(id: $id) { title } }", {"id": homestay["id"]}
+    )
+    assert title.ok()["homestay"]["title"] == homestay_input()["title"]
