@@ -175,8 +175,11 @@ class Settings(BaseSettings):
     s3_secret_access_key: str = "looklook-dev-secret"  # noqa: S105
     # "path" (…/bucket/key: MinIO, SeaweedFS) or "virtual" (bucket.host/key: S3, COS, OSS).
     s3_addressing_style: Literal["path", "virtual"] = "path"
+    # Where clients PUT uploads: presigned URLs are signed for this address (the store as
+    # the internet sees it, when the subgraphs reach it by another name). Empty: the endpoint.
+    s3_upload_endpoint_url: str = ""
     # Where readers GET an attached image (a CDN, or the bucket's public address): the URL
-    # is this plus "/" and the key. Empty: the endpoint's address of the bucket.
+    # is this plus "/" and the key. Empty: the upload endpoint's address of the bucket.
     s3_public_base_url: str = ""
     s3_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a presigned upload URL stays usable, and the largest image per purpose.

@@ -44,9 +44,9 @@ def public_base_url(settings: Settings) -> str:
     """Where readers GET objects: S3_PUBLIC_BASE_URL, else the bucket's own address."""
     if settings.s3_public_base_url:
         return settings.s3_public_base_url.rstrip("/")
-    if not settings.s3_endpoint_url:  # AWS S3 itself
+    endpoint = (settings.s3_upload_endpoint_url or settings.s3_endpoint_url).rstrip("/")
+    if not endpoint:  # AWS S3 itself
         return f"https://{settings.s3_bucket}.s3.{settings.s3_region}.amazonaws.com"
-    endpoint = settings.s3_endpoint_url.rstrip("/")
     if settings.s3_addressing_style == "virtual":
         parts = urlsplit(endpoint)
         return f"{parts.scheme}://{settings.s3_bucket}.{parts.netloc}"
@@ -67,17 +67,35 @@ class ObjectStorage:
         self.public_base = public_base_url(settings)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
+        self._presigner: S3Client | None = None
         self._lock = asyncio.Lock()
 
     async def _s3(self) -> S3Client:
         async with self._lock:
             client = self._client
             if client is None:
-                created: S3Client = await self._stack.enter_async_context(self._create())
+                created: S3Client = await self._stack.enter_async_context(
+                    self._create(self.settings.s3_endpoint_url)
+                )
                 client = self._client = created
         return client
 
-    def _create(self) -> Any:  # aiobotocore's client context manager
+    async def _signer(self) -> S3Client:
+        """The client that signs upload URLs: for S3_UPLOAD_ENDPOINT_URL when set (it only
+        signs, locally; it never connects)."""
+        upload_endpoint = self.settings.s3_upload_endpoint_url
+        if not upload_endpoint or upload_endpoint == self.settings.s3_endpoint_url:
+            return await self._s3()
+        async with self._lock:
+            signer = self._presigner
+            if signer is None:
+                created: S3Client = await self._stack.enter_async_context(
+                    self._create(upload_endpoint)
+                )
+                signer = self._presigner = created
+        return signer
+
+    def _create(self, endpoint_url: str) -> Any:  # aiobotocore's client context manager
         settings = self.settings
         config = AioConfig(
             signature_version="s3v4",
@@ -88,7 +106,7 @@ class ObjectStorage:
         )
         return get_session().create_client(
             "s3",
-            endpoint_url=settings.s3_endpoint_url or None,
+            endpoint_url=endpoint_url or None,
             region_name=settings.s3_region,
             aws_access_key_id=settings.s3_access_key_id,
             aws_secret_access_key=settings.s3_secret_access_key,
@@ -101,7 +119,7 @@ class ObjectStorage:
     async def presign_put(self, key: str, *, content_type: str, expires_in: int) -> str:
         """A URL that lets its holder PUT this one key, with this Content-Type (it is part
         of the signature), until it expires. Computed locally: no request is made."""
-        s3 = await self._s3()
+        s3 = await self._signer()
         url: str = await s3.generate_presigned_url(
             "put_object",
             Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
@@ -180,4 +198,4 @@ class ObjectStorage:
 
     async def aclose(self) -> None:
         await self._stack.aclose()
-        self._client = None
+        self._client = self._presigner = None
