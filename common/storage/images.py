@@ -90,7 +90,7 @@ async def claim_image(
     larger than the purpose allows, or bytes that are not an image of the key's
     type (JPEG / PNG / WebP by their magic numbers; only the first bytes are read).
     """
-    key = parse_key(raw_key.strip())
+    key = parse_key(raw_key)  # exactly as issued: no trimming, no decoding
     if key is None or key.owner_id != owner_id:
         # Another user's key reads like an unknown one: keys are not to be probed.
         raise BadUserInput("This image key is not one of your uploads.", field=field)
