@@ -163,6 +163,15 @@ class ObjectStorage:
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable(error) from error
 
+    async def copy(self, source: str, target: str) -> None:
+        """A server-side copy inside the bucket (the bytes do not pass through us)."""
+        try:
+            await (await self._s3()).copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable(error) from error
+
     async def delete(self, key: str) -> None:
         try:
             await (await self._s3()).delete_object(Bucket=self.bucket, Key=key)

@@ -6,9 +6,11 @@
    `claim_image` checks it before anything is written and returns the URL to store.
 
 An upload URL cannot limit the size of a PUT, and a client can put anything under
-a key: so nothing is trusted until `claim_image` has checked the key's owner and
-purpose, the object's size and its first bytes. An object that fails the size or
-type check is deleted (it is the caller's own upload, under their own key).
+a key, even again after attaching it (until the URL expires): so `claim_image`
+checks the key's owner and purpose, then copies the object under `attached/`
+(where no upload URL reaches), removes the upload, and checks the copy's size and
+first bytes. What is attached can no longer change; what fails is deleted (it is
+the caller's own upload, under their own key).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from common.storage.keys import (
     parse_key,
 )
 from common.storage.sniff import SNIFF_BYTES, sniff_image_type
+
+# Checked images live under this prefix: no upload URL is ever signed for a key in it.
+ATTACHED_PREFIX = "attached"
 
 
 @dataclass(frozen=True)
@@ -96,20 +101,30 @@ async def claim_image(
         raise BadUserInput("This image key is not one of your uploads.", field=field)
     if key.purpose is not purpose:
         raise BadUserInput("This image was uploaded for something else.", field=field)
-    name = str(key)
-    stat = await storage.stat(name)
+    upload = str(key)
+    stat = await storage.stat(upload)
     if stat is None:
         raise BadUserInput("Nothing was uploaded under this image key.", field=field)
     limit = max_bytes(storage.settings, purpose)
     if stat.size > limit:
-        await storage.delete(name)
+        await storage.delete(upload)
         raise BadUserInput(f"The image is larger than {limit} bytes.", field=field)
-    head = await storage.read_prefix(name, SNIFF_BYTES)
+    # The upload URL may still be valid: its holder could PUT other bytes after the check.
+    # So the bytes checked are a copy under a key no URL was issued for, which is what
+    # gets attached; the upload itself is removed.
+    attached = f"{ATTACHED_PREFIX}/{upload}"
+    await storage.copy(upload, attached)
+    await storage.delete(upload)
+    copied = await storage.stat(attached)
+    if copied is None or copied.size > limit:
+        await storage.delete(attached)
+        raise BadUserInput(f"The image is larger than {limit} bytes.", field=field)
+    head = await storage.read_prefix(attached, SNIFF_BYTES)
     if sniff_image_type(head) != key.content_type:
-        await storage.delete(name)
+        await storage.delete(attached)
         kind = EXTENSIONS[key.content_type].upper()
         raise BadUserInput(f"The uploaded file is not a {kind} image.", field=field)
-    return storage.public_url(name)
+    return storage.public_url(attached)
 
 
 async def claim_given(

@@ -75,6 +75,22 @@ async def test_upload_then_attach_an_avatar(router: GraphQLClient, content_type:
     assert served.headers["content-type"] == content_type
 
 
+async def test_an_attached_image_cannot_be_replaced_through_its_upload_url(
+    router: GraphQLClient,
+) -> None:
+    """The upload URL outlives the check: bytes PUT again after attaching change nothing."""
+    account = await register(router)
+    upload = await create_upload(router, account.access_token, "AVATAR", "image/png")
+    body = image_bytes("image/png")
+    assert (await put_upload(upload, body)).status_code == 200
+    attached = await router.execute(
+        UPDATE_AVATAR, {"key": upload["imageKey"]}, token=account.access_token
+    )
+    url = attached.ok()["updateProfile"]["avatar"]
+    assert (await put_upload(upload, b"not a picture any more")).status_code == 200
+    assert (await _get(url)).content == body
+
+
 async def test_two_uploads_never_share_a_key(router: GraphQLClient) -> None:
     account = await register(router)
     first = await create_upload(router, account.access_token, "AVATAR", "image/png")
