@@ -1,7 +1,7 @@
 """Demo pictures: landscape banners drawn with Pillow and put in the image bucket.
 
 So the home page shows real pictures offline. A dozen images are drawn (a sky
-gradient, a sun, three ranges of hills, ≈ 20 KB JPEG each, ≈ 0.1 s together) and
+gradient, a sun, three ranges of hills, ≈ 12 KB JPEG each, ≈ 0.1 s of CPU together) and
 uploaded once; homestays and businesses pick from them. Only when the store
 answers and Pillow is installed (it is a development dependency): otherwise the
 catalog keeps its placeholder URLs and the seed is no slower.
