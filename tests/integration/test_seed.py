@@ -227,4 +227,6 @@ async def test_without_reachable_storage_the_seed_keeps_placeholders() -> None:
     nowhere = Settings(env="test", s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
     started = time.monotonic()
     assert await upload_pictures(nowhere) is None
-    assert time.monotonic() - started < 5
+    # Refused connections fail at once; a hang would be botocore's 60 s default timeout.
+    # The bound is loose: loading the S3 client alone takes seconds on a loaded machine.
+    assert time.monotonic() - started < 20
