@@ -1,7 +1,8 @@
 """`looklook dev`: run the whole system on embedded defaults, stop all of it on Ctrl-C.
 
 Starts the bundled Redis server (unless one answers at REDIS_URL already or it is
-not on this machine), brings databases that are behind to the latest migration,
+not on this machine) and the bundled SeaweedFS object store (likewise, at
+S3_ENDPOINT_URL), brings databases that are behind to the latest migration,
 loads the demo data (only into an empty catalog), then starts the WeChat sandbox,
 the Dramatiq worker, the scheduler, every subgraph and the router all at once and
 waits for each to answer; tears everything down in reverse.
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 from common.logs import PROCESS_COLOURS, render_human
 from common.settings import PROJECT_ROOT, Domain, Settings
+from common.storage.embedded import wait_for_bucket, wants_embedded_storage
 from common.subgraphs import available_domains
 
 ROUTER_DIR = PROJECT_ROOT / "router"
@@ -304,6 +306,13 @@ def start_embedded_redis(supervisor: Supervisor, settings: Settings) -> None:
             time.sleep(0.1)
 
 
+def start_embedded_storage(supervisor: Supervisor, settings: Settings) -> subprocess.Popen[bytes]:
+    """SeaweedFS (`weed mini`) on S3_ENDPOINT_URL's port, data under DATA_DIR/seaweedfs."""
+    from common.storage.embedded import weed_mini_argv
+
+    return supervisor.start("storage", weed_mini_argv(settings, settings.data_dir / "seaweedfs"))
+
+
 def seed_empty_catalog(settings: Settings) -> str | None:
     """A first `make dev` opens on a populated app; later starts keep whatever the catalog has.
 
@@ -367,6 +376,9 @@ def run_dev(settings: Settings) -> int:
     try:
         if wants_embedded_redis(settings):
             start_embedded_redis(supervisor, settings)
+        storage = None
+        if wants_embedded_storage(settings):
+            storage = start_embedded_storage(supervisor, settings)
         # Everything starts at once (each process's imports take seconds), then the runner
         # waits for all. The router and the sandbox need no database: they go first.
         router = supervisor.start(
@@ -391,6 +403,8 @@ def run_dev(settings: Settings) -> int:
             waits.append((_health_url(settings, domain), process))
         waits.append((f"http://{host}:{settings.router_port}/readiness", router))
         # While the subgraphs import: nothing reads the catalog before they answer.
+        if storage is not None:  # the seed uploads the homestays' banners
+            wait_for_bucket(settings, lambda: storage.poll() is None)
         seeded = None
         if {Domain.USERS, Domain.TRAVEL} <= set(domains):
             seeded = seed_empty_catalog(settings)

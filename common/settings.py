@@ -169,6 +169,29 @@ class Settings(BaseSettings):
     # The scheduler's Prometheus endpoint (consistency and refund gauges); 0 turns it off.
     scheduler_metrics_port: int = Field(default=9192, ge=0)
 
+    # Images on object storage: any S3-compatible store (MinIO, COS, OSS, S3). `make dev`
+    # starts the bundled SeaweedFS (`weed mini`) on this endpoint when it is local and
+    # nothing answers there. An empty endpoint is AWS S3 itself (by region).
+    s3_endpoint_url: str = "http://127.0.0.1:8333"
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "looklook"
+    s3_access_key_id: str = "looklook-dev"
+    s3_secret_access_key: str = "looklook-dev-secret"  # noqa: S105
+    # "path" (…/bucket/key: MinIO, SeaweedFS) or "virtual" (bucket.host/key: S3, COS, OSS).
+    s3_addressing_style: Literal["path", "virtual"] = "path"
+    # Where clients PUT uploads: presigned URLs are signed for this address (the store as
+    # the internet sees it, when the subgraphs reach it by another name). Empty: the endpoint.
+    s3_upload_endpoint_url: str = ""
+    # Where readers GET an attached image (a CDN, or the bucket's public address): the URL
+    # is this plus "/" and the key. Empty: the upload endpoint's address of the bucket.
+    s3_public_base_url: str = ""
+    s3_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a presigned upload URL stays usable, and the largest image per purpose.
+    image_upload_expiry_seconds: int = Field(default=300, gt=0, le=3600)
+    avatar_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    homestay_banner_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    business_cover_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
     # Background jobs: Dramatiq broker (redis://… or amqp://…); empty means REDIS_URL.
     broker_url: str = ""
     # How long an idle worker waits between polls of a queue (Dramatiq's worker timeout).

@@ -24,6 +24,7 @@ from common.models import utcnow
 from common.settings import Domain, Settings
 from demo.accounts import DEMO_PASSWORD, upsert_people
 from demo.catalog import Catalog, CommentSpec, build_catalog
+from demo.images import upload_pictures, with_pictures
 from demo.progress import Progress
 from subgraphs.travel import reviews
 from subgraphs.travel.models import (
@@ -55,6 +56,7 @@ class SeedReport:
     homestays: int = 0
     comments: int = 0
     preferred: int = 0
+    pictures: int = 0  # demo pictures uploaded to the image bucket (0: placeholders kept)
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -63,7 +65,8 @@ class SeedReport:
         return (
             f"demo catalog created in {self.seconds:.1f}s: {self.businesses} businesses of "
             f"{self.landlords} landlords, {self.homestays} homestays, {self.comments} comments "
-            f"by {self.guests} guests, {self.preferred} preferred homestays; "
+            f"by {self.guests} guests, {self.preferred} preferred homestays, "
+            f"{self.pictures or 'no'} pictures uploaded; "
             f"{self.accounts_created} new accounts (password {DEMO_PASSWORD!r})"
         )
 
@@ -201,6 +204,9 @@ async def _seed(settings: Settings, *, progress: bool) -> SeedReport:
             if await _has_homestays(session):
                 return SeedReport(skipped=True)
         catalog = build_catalog()
+        pictures = await upload_pictures(settings)
+        if pictures:
+            catalog = with_pictures(catalog, pictures)
         people = catalog.landlords + catalog.guests
         total = (
             len(people)
@@ -223,6 +229,7 @@ async def _seed(settings: Settings, *, progress: bool) -> SeedReport:
             homestays=len(catalog.homestays),
             comments=len(catalog.comments),
             preferred=len(catalog.preferred),
+            pictures=len(pictures or ()),
             seconds=time.perf_counter() - started,
         )
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from common.db import Database
 from common.settings import Domain, Settings, get_settings
-from tests.support.backends import RedisServer, database_urls
+from tests.support.backends import ObjectStore, RedisServer, database_urls
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 
@@ -28,7 +28,9 @@ def tmp_root() -> Iterator[Path]:
 def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
     """Environment of every process under test; also applied to this process."""
     redis_server = RedisServer(tmp_root)
+    object_store = ObjectStore(tmp_root)
     env = {
+        **object_store.env,
         "ENV": "test",
         "DATA_DIR": str(tmp_root),
         "REDIS_URL": redis_server.url,
@@ -44,21 +46,25 @@ def backend_env(tmp_root: Path) -> Iterator[dict[str, str]]:
         "WX_MINI_AUTH_ATTEMPTS_PER_ADDRESS": "10000",
         "REFRESH_ATTEMPTS_PER_ADDRESS": "10000",
     }
-    for domain, url in database_urls(tmp_root).items():
-        env[f"{domain.value.upper()}_DATABASE_URL"] = url
     saved = dict(os.environ)
-    os.environ.update(env)
-    get_settings.cache_clear()
-    from common import migrations
-    from common.subgraphs import available_domains
+    try:
+        for domain, url in database_urls(tmp_root).items():
+            env[f"{domain.value.upper()}_DATABASE_URL"] = url
+        os.environ.update(env)
+        get_settings.cache_clear()
+        from common import migrations
+        from common.subgraphs import available_domains
 
-    for domain in available_domains():
-        migrations.upgrade(domain)
-    yield env
-    os.environ.clear()
-    os.environ.update(saved)
-    get_settings.cache_clear()
-    redis_server.stop()
+        for domain in available_domains():
+            migrations.upgrade(domain)
+        object_store.wait()
+        yield env
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        redis_server.stop()
+        object_store.stop()  # a SeaweedFS of its own must not outlive the suite
 
 
 @pytest.fixture(scope="session")

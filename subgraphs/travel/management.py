@@ -50,6 +50,7 @@ class BusinessFields:
     info: str | None = None
     tags: list[str] | None = None
     cancellation_policy: CancellationPolicy | None = None
+    cover: str | None = None  # the URL of a checked upload (common.storage.claim_image)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class BusinessChanges:
     info: Patch[str | None] = KEEP
     tags: Patch[list[str] | None] = KEEP
     cancellation_policy: Patch[CancellationPolicy | None] = KEEP
+    cover: Patch[str | None] = KEEP  # a checked upload's URL; None removes the cover
 
 
 def _business_values(changes: BusinessChanges) -> dict[str, Any]:
@@ -76,6 +78,8 @@ def _business_values(changes: BusinessChanges) -> dict[str, Any]:
         if changes.cancellation_policy is None:
             raise BadUserInput("Choose a cancellation policy.", field="cancellationPolicy")
         values["cancellation_policy"] = CancellationPolicy(changes.cancellation_policy).value
+    if changes.cover is not KEEP:
+        values["cover"] = changes.cover or ""
     return values
 
 
@@ -95,6 +99,7 @@ async def open_business(
             info=fields.info,
             tags=fields.tags,
             cancellation_policy=fields.cancellation_policy or CancellationPolicy.FLEXIBLE,
+            cover=fields.cover,
         )
     )
     for attempt in range(_DEADLOCK_RETRIES):
@@ -104,7 +109,6 @@ async def open_business(
                     user_id=landlord_id,
                     row_state=RowState.ON_SALE,
                     star=0.0,
-                    cover="",
                     del_state=0,
                     **values,
                 )
@@ -182,6 +186,7 @@ class HomestayFields:
     sub_title: str | None = None
     info: str | None = None
     food_info: str | None = None
+    banner: str | None = None  # the URL of a checked upload (common.storage.claim_image)
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,7 @@ class HomestayChanges:
     homestay_price: Patch[int | None] = KEEP
     market_homestay_price: Patch[int | None] = KEEP
     on_sale: Patch[bool] = KEEP
+    banner: Patch[str | None] = KEEP  # a checked upload's URL; None removes the banner
 
 
 def _homestay_values(changes: HomestayChanges, stored: Homestay | None) -> dict[str, Any]:
@@ -238,6 +244,8 @@ def _homestay_values(changes: HomestayChanges, stored: Homestay | None) -> dict[
         validation.check_market_price(price, market, field=changed)
     if changes.on_sale is not KEEP:
         values["row_state"] = RowState.ON_SALE if changes.on_sale else RowState.OFF_SALE
+    if changes.banner is not KEEP:
+        values["banner"] = changes.banner or ""
     return values
 
 
@@ -257,6 +265,7 @@ async def create_homestay(
             homestay_price=fields.homestay_price,
             market_homestay_price=fields.market_homestay_price,
             on_sale=False,
+            banner=fields.banner,
         ),
         None,
     )
@@ -265,7 +274,6 @@ async def create_homestay(
         row = Homestay(
             homestay_business_id=business.id,
             user_id=landlord_id,
-            banner="",
             del_state=0,
             **values,
         )

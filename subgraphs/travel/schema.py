@@ -9,6 +9,7 @@ from typing import Self
 import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
+from strawberry.types.unset import UnsetType
 
 from common.auth.permissions import IsAuthenticated
 from common.context import Info
@@ -24,8 +25,11 @@ from common.pagination import (
     decode_int_cursor,
     page_size,
 )
-from common.patch import KEEP, given
+from common.patch import KEEP, Patch, given
 from common.schema import build_schema
+from common.storage.client import ObjectStorage
+from common.storage.images import claim_given
+from common.storage.keys import ImagePurpose
 from subgraphs.travel import management, models, reviews, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
@@ -319,6 +323,23 @@ class Query:
         return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
 
 
+_COVER_KEY = "An uploaded image's key (createImageUpload with BUSINESS_COVER): the cover."
+_BANNER_KEY = "An uploaded image's key (createImageUpload with HOMESTAY_BANNER): the banner."
+
+
+async def _image(
+    info: Info, key: str | UnsetType | None, owner_id: int, purpose: ImagePurpose, field: str
+) -> Patch[str | None]:
+    """An image field of an input: left out, removed (null), or an upload checked now."""
+    return await claim_given(
+        info.context.resources.component(ObjectStorage),
+        given(key),
+        owner_id=owner_id,
+        purpose=purpose,
+        field=field,
+    )
+
+
 @strawberry.input(description="A new homestay business; one per landlord.")
 class HomestayBusinessInput:
     title: str = strawberry.field(description="1 to 64 characters.")
@@ -329,6 +350,7 @@ class HomestayBusinessInput:
     cancellation_policy: models.CancellationPolicy | None = strawberry.field(
         default=None, description="FLEXIBLE when not given."
     )
+    cover_key: str | None = strawberry.field(default=None, description=_COVER_KEY)
 
 
 @strawberry.input(
@@ -340,6 +362,9 @@ class UpdateHomestayBusinessInput:
     info: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     cancellation_policy: models.CancellationPolicy | None = strawberry.UNSET
+    cover_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=f"{_COVER_KEY} null removes the cover."
+    )
 
 
 @strawberry.input(description="A new homestay; prices in fen, per night.")
@@ -353,6 +378,7 @@ class HomestayInput:
     food_price: int = strawberry.field(description="Per person per night; 0 or more.")
     homestay_price: int = strawberry.field(description="More than 0, at most 10,000,000.")
     market_homestay_price: int = strawberry.field(description="At least homestayPrice.")
+    banner_key: str | None = strawberry.field(default=None, description=_BANNER_KEY)
 
 
 @strawberry.input(
@@ -369,6 +395,9 @@ class UpdateHomestayInput:
     food_price: int | None = strawberry.UNSET
     homestay_price: int | None = strawberry.UNSET
     market_homestay_price: int | None = strawberry.UNSET
+    banner_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=f"{_BANNER_KEY} null removes the banner."
+    )
 
 
 def _row_type(value: HomestayRowType | None) -> RowType | None:
@@ -402,11 +431,15 @@ class Mutation:
         self, info: Info, input: HomestayBusinessInput
     ) -> HomestayBusiness:
         landlord_id = await info.context.viewer.require_user_id()
+        cover = await _image(
+            info, input.cover_key, landlord_id, ImagePurpose.BUSINESS_COVER, "coverKey"
+        )
         fields = management.BusinessFields(
             title=input.title,
             info=input.info,
             tags=input.tags,
             cancellation_policy=input.cancellation_policy,
+            cover=None if cover is KEEP else cover,
         )
         record = await management.open_business(
             info.context.resources.db, _cache(info), landlord_id, fields
@@ -425,6 +458,9 @@ class Mutation:
             info=given(input.info),
             tags=given(input.tags),
             cancellation_policy=given(input.cancellation_policy),
+            cover=await _image(
+                info, input.cover_key, landlord_id, ImagePurpose.BUSINESS_COVER, "coverKey"
+            ),
         )
         record = await management.update_business(
             info.context.resources.db, _cache(info), landlord_id, changes
@@ -437,6 +473,9 @@ class Mutation:
     )
     async def create_homestay(self, info: Info, input: HomestayInput) -> Homestay:
         landlord_id = await info.context.viewer.require_user_id()
+        banner = await _image(
+            info, input.banner_key, landlord_id, ImagePurpose.HOMESTAY_BANNER, "bannerKey"
+        )
         fields = management.HomestayFields(
             title=input.title,
             sub_title=input.sub_title,
@@ -447,6 +486,7 @@ class Mutation:
             food_price=input.food_price,
             homestay_price=input.homestay_price,
             market_homestay_price=input.market_homestay_price,
+            banner=None if banner is KEEP else banner,
         )
         record = await management.create_homestay(
             info.context.resources.db, _cache(info), landlord_id, fields
@@ -472,6 +512,9 @@ class Mutation:
             food_price=given(input.food_price),
             homestay_price=given(input.homestay_price),
             market_homestay_price=given(input.market_homestay_price),
+            banner=await _image(
+                info, input.banner_key, landlord_id, ImagePurpose.HOMESTAY_BANNER, "bannerKey"
+            ),
         )
         record = await management.change_homestay(
             info.context.resources.db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Self
 
@@ -14,6 +15,9 @@ from common.context import Info
 from common.errors import Unauthenticated
 from common.loaders import parse_row_id
 from common.schema import build_schema
+from common.storage import keys as image_keys
+from common.storage.client import ObjectStorage
+from common.storage.images import presign_upload
 from common.wechat.miniprogram import MiniProgramClient
 from subgraphs.users import service
 from subgraphs.users.cache import UserRecord, UsersCache
@@ -123,6 +127,36 @@ class UpdateProfileInput:
     sex: Sex | None = None
     avatar: str | None = None
     info: str | None = None
+    avatar_key: str | None = strawberry.field(
+        default=None,
+        description="An uploaded image's key (createImageUpload with AVATAR): "
+        "it becomes the avatar. Not together with `avatar`.",
+    )
+
+
+# The GraphQL enum is the storage module's own (its names are API.md's).
+ImagePurpose = image_keys.ImagePurpose
+strawberry.enum(ImagePurpose, description="What an uploaded image is for.")
+
+
+@strawberry.type
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.type(description="How to upload one image straight to object storage.")
+class ImageUpload:
+    image_key: str = strawberry.field(
+        description="Attach it once uploaded (avatarKey, bannerKey, coverKey)."
+    )
+    upload_url: str
+    method: str = strawberry.field(description="PUT")
+    headers: list[HttpHeader] = strawberry.field(
+        description="Send these with the upload, exactly (they are part of its signature)."
+    )
+    max_bytes: int = strawberry.field(description="Larger images are refused when attached.")
+    expires_at: datetime = strawberry.field(description="The upload URL works until then.")
 
 
 def _auth_payload(pair: TokenPair, user: UserRow) -> AuthPayload:
@@ -209,18 +243,46 @@ class Mutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
         user_id = await info.context.viewer.require_user_id()
+        resources = info.context.resources
         row = await service.update_profile(
-            info.context.resources.db,
+            resources.db,
             user_id,
             service.ProfileChanges(
                 nickname=input.nickname,
                 sex=input.sex.to_code() if input.sex else None,
                 avatar=input.avatar,
                 info=input.info,
+                avatar_key=input.avatar_key,
             ),
+            storage=resources.component(ObjectStorage),
         )
         await info.context.resources.component(UsersCache).users_changed(user_id)
         return User.from_row(row, as_owner=True)
+
+    @strawberry.mutation(
+        description="Start an image upload: PUT the bytes to `uploadUrl` with `headers`, "
+        "then attach `imageKey` (e.g. updateProfile's avatarKey). contentType: "
+        "image/jpeg, image/png or image/webp.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_image_upload(
+        self, info: Info, purpose: ImagePurpose, content_type: str
+    ) -> ImageUpload:
+        user_id = await info.context.viewer.require_user_id()
+        upload = await presign_upload(
+            info.context.resources.component(ObjectStorage),
+            owner_id=user_id,
+            purpose=purpose,
+            content_type=content_type,
+        )
+        return ImageUpload(
+            image_key=upload.image_key,
+            upload_url=upload.upload_url,
+            method=upload.method,
+            headers=[HttpHeader(name=name, value=value) for name, value in upload.headers.items()],
+            max_bytes=upload.max_bytes,
+            expires_at=upload.expires_at,
+        )
 
 
 schema = build_schema("users", query=Query, mutation=Mutation, types=[User])

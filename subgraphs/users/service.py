@@ -24,6 +24,9 @@ from common.errors import (
 )
 from common.lookups import live_rows
 from common.settings import Settings
+from common.storage.client import ObjectStorage
+from common.storage.images import claim_image
+from common.storage.keys import ImagePurpose
 from common.wechat.miniprogram import (
     MiniProgramClient,
     WeChatDecryptError,
@@ -104,6 +107,8 @@ class ProfileChanges:
     sex: SexCode | None = None
     avatar: str | None = None
     info: str | None = None
+    # An uploaded image's key (common.storage): checked, then its URL becomes the avatar.
+    avatar_key: str | None = None
 
 
 async def _user_by_auth(session: AsyncSession, auth_type: AuthType, key: str) -> User | None:
@@ -266,7 +271,33 @@ async def users_by_ids(db: Database, ids: Sequence[int]) -> list[User | None]:
     return await live_rows(db, User, User.id, ids)
 
 
-async def update_profile(db: Database, user_id: int, changes: ProfileChanges) -> User:
+async def _avatar_url(
+    changes: ProfileChanges, user_id: int, storage: ObjectStorage | None
+) -> str | None:
+    """The avatar to store: the given URL, or the URL of the user's checked upload.
+
+    The upload is checked before the write transaction opens (no database
+    transaction waits on object storage), so a refused key changes nothing.
+    """
+    if changes.avatar_key is None:
+        return changes.avatar
+    if changes.avatar is not None:
+        raise BadUserInput("Give either avatar or avatarKey, not both.", field="avatarKey")
+    if storage is None:
+        raise ServiceUnavailable("Image uploads are not configured.")
+    return await claim_image(
+        storage,
+        changes.avatar_key,
+        owner_id=user_id,
+        purpose=ImagePurpose.AVATAR,
+        field="avatarKey",
+    )
+
+
+async def update_profile(
+    db: Database, user_id: int, changes: ProfileChanges, *, storage: ObjectStorage | None = None
+) -> User:
+    avatar = await _avatar_url(changes, user_id, storage)
     async with db.write_session() as session:
         user = await session.scalar(select(User).where(User.id == user_id, User.del_state == 0))
         if user is None:
@@ -275,8 +306,8 @@ async def update_profile(db: Database, user_id: int, changes: ProfileChanges) ->
             user.nickname = validation.clean_nickname(changes.nickname)
         if changes.sex is not None:
             user.sex = changes.sex
-        if changes.avatar is not None:
-            user.avatar = validation.clean_avatar(changes.avatar) if changes.avatar else None
+        if avatar is not None:
+            user.avatar = validation.clean_avatar(avatar) if avatar else None
         if changes.info is not None:
             user.info = validation.clean_info(changes.info) or None
         user.version += 1

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import String, create_engine, func, select
 
 from common import migrations
 from common.db import Database
 from common.settings import Domain, Settings
+from common.storage.client import public_base_url
+from common.storage.sniff import sniff_image_type
 from demo.accounts import DEMO_PASSWORD, upsert_people
 from demo.catalog import build_catalog
+from demo.images import upload_pictures
 from demo.seed import SeedReport, catalog_is_empty, seed
 from subgraphs.travel import service
 from subgraphs.travel.models import (
@@ -30,6 +35,7 @@ from subgraphs.travel.models import (
 from subgraphs.users import validation
 from subgraphs.users.models import User, UserAuth
 from subgraphs.users.passwords import verify_password
+from tests.support.backends import free_port
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MODELS = (Homestay, HomestayActivity, HomestayBusiness, HomestayComment)
@@ -42,8 +48,9 @@ class Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
-    """Fresh users and travel databases (the shared ones hold other tests' rows), seeded once."""
+def seeded(tmp_path_factory: pytest.TempPathFactory, backend_env: dict[str, str]) -> Seeded:
+    """Fresh users and travel databases (the shared ones hold other tests' rows), seeded once;
+    the pictures go to the suite's object store (`backend_env`)."""
     data_dir: Path = tmp_path_factory.mktemp("seed")
     settings = Settings(
         env="test", data_dir=data_dir, users_database_url="", travel_database_url=""
@@ -115,8 +122,9 @@ def test_the_report_counts_the_demo_data_set(seeded: Seeded) -> None:
 
 
 async def test_every_landlord_has_a_business_and_every_homestay_its_landlord(
-    travel: Database, users: Database
+    travel: Database, users: Database, seeded: Seeded
 ) -> None:
+    public_base = public_base_url(seeded.settings)
     async with travel.session() as session:
         businesses = {b.id: b for b in await session.scalars(select(HomestayBusiness))}
         homestays = list(await session.scalars(select(Homestay)))
@@ -136,8 +144,28 @@ async def test_every_landlord_has_a_business_and_every_homestay_its_landlord(
         assert homestay.market_homestay_price > homestay.homestay_price
         assert 3_000 <= homestay.food_price <= 8_800
         assert homestay.people_num >= 1
-        assert homestay.banner.startswith("https://")
+        pictures = homestay.banner.split(",")
+        assert len(pictures) == 3 and len(set(pictures)) == 3
+        assert all(url.startswith(f"{public_base}/demo/") for url in pictures)
+    for business in businesses.values():
+        assert business.cover.startswith(f"{public_base}/demo/")
     assert {h.row_type for h in homestays} == {RowType.PER_ROOM, RowType.PER_PERSON}
+
+
+async def test_homestays_show_real_pictures_from_the_image_bucket(
+    seeded: Seeded, travel: Database
+) -> None:
+    """The demo banners are JPEGs in the bucket, served to anonymous readers."""
+    assert seeded.report.pictures == 12
+    async with travel.session() as session:
+        banner = await session.scalar(select(Homestay.banner).limit(1))
+    assert banner is not None
+    async with httpx.AsyncClient(timeout=10) as client:
+        for url in banner.split(","):
+            served = await client.get(url)
+            assert served.status_code == 200
+            assert served.headers["content-type"] == "image/jpeg"
+            assert sniff_image_type(served.content[:16]) == "image/jpeg"
 
 
 async def test_comments_are_by_real_users_and_newest_last(
@@ -192,3 +220,13 @@ async def test_accounts_are_found_by_mobile_not_created_again(
     assert created == 0
     assert stored == ids and len(ids) == len(people)
     assert await verify_password(password, DEMO_PASSWORD)  # a developer can log in as them
+
+
+async def test_without_reachable_storage_the_seed_keeps_placeholders() -> None:
+    """Seeding never waits on or fails for a store that is not there."""
+    nowhere = Settings(env="test", s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    assert await upload_pictures(nowhere) is None
+    # Refused connections fail at once; a hang would be botocore's 60 s default timeout.
+    # The bound is loose: loading the S3 client alone takes seconds on a loaded machine.
+    assert time.monotonic() - started < 20

@@ -5,7 +5,9 @@ each domain gets a fresh database `<TEST_DATABASE_PREFIX>_<domain>` there (prefi
 `looklook_test` unless set, so two checkouts can test on one server). Without it,
 each domain gets a SQLite file in a temporary directory. TEST_REDIS_URL names a
 Redis database the suite may flush; without it the bundled redis-server is
-started on a free port.
+started on a free port. TEST_S3_URL (`http://KEY:SECRET@host:port/bucket`) names an
+S3-compatible store whose bucket allows anonymous GET (the suite creates the bucket
+if it is missing); without it the bundled SeaweedFS (`weed mini`) is started.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import redis
 
 from common.devrunner import redis_server_binary
 from common.migrations import fresh_databases
-from common.settings import Domain
+from common.settings import Domain, Settings
+from common.storage.embedded import wait_for_bucket, weed_mini_argv
 
 
 def free_port() -> int:
@@ -66,3 +70,64 @@ class RedisServer:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
+
+
+class ObjectStore:
+    """The S3 store the suite uses: TEST_S3_URL, or a bundled SeaweedFS of its own.
+
+    Starting is split from waiting so the store boots while the databases migrate.
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        url = os.environ.get("TEST_S3_URL")
+        if url:
+            parts = urlsplit(url)
+            self.env = {
+                "S3_ENDPOINT_URL": f"{parts.scheme}://{parts.hostname}:{parts.port}",
+                "S3_BUCKET": parts.path.strip("/") or "looklook-test",
+                "S3_ACCESS_KEY_ID": unquote(parts.username or ""),
+                "S3_SECRET_ACCESS_KEY": unquote(parts.password or ""),
+            }
+            return
+        self.env = {
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+            "S3_BUCKET": "looklook-test",
+            "S3_ACCESS_KEY_ID": "looklook-test",
+            "S3_SECRET_ACCESS_KEY": "looklook-test-secret",
+        }
+        self._log = (tmp / "seaweedfs.log").open("wb")
+        self._process = subprocess.Popen(  # noqa: S603 - argv is ours
+            weed_mini_argv(self.settings, tmp / "seaweedfs"),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.model_validate({name.lower(): value for name, value in self.env.items()})
+
+    def wait(self) -> None:
+        """Until the bucket answers (created first on a store of one's own)."""
+        if self._process is None:
+            import asyncio
+
+            from common.storage.client import ObjectStorage
+
+            async def ensure() -> None:
+                storage = ObjectStorage(self.settings)
+                try:
+                    await storage.ensure_bucket()
+                finally:
+                    await storage.aclose()
+
+            asyncio.run(ensure())
+            return
+        process = self._process
+        wait_for_bucket(self.settings, lambda: process.poll() is None, timeout=60)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=20)
+            self._log.close()
