@@ -15,6 +15,7 @@ from dataclasses import asdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.db import Database
 from common.events import NIGHTS_HELD, NightHolds, send
 from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage
 
@@ -58,3 +59,29 @@ def publish_nights(session: AsyncSession, holds: NightHolds) -> None:
     """Stage one snapshot of a holder's nights (landlord blocks: holder `block:<homestay>`,
     with a version their own row bumps on each change)."""
     send(session, OutboxMessage, NIGHTS_HELD, asdict(holds))
+
+
+async def republish_all_order_nights(db: Database, *, batch_size: int = 200) -> int:
+    """Stage a snapshot for every order holding nights; returns how many.
+
+    For travel's read model after it was created or restored (`looklook
+    republish-night-holds`): safe at any time, since a snapshot whose version
+    travel already has changes nothing.
+    """
+    staged, after = 0, 0
+    while True:
+        async with db.write_session() as session:
+            order_ids = list(
+                await session.scalars(
+                    select(HomestayNight.order_id)
+                    .where(HomestayNight.order_id > after)
+                    .group_by(HomestayNight.order_id)
+                    .order_by(HomestayNight.order_id)
+                    .limit(batch_size)
+                )
+            )
+            for order_id in order_ids:
+                await publish_order_nights(session, order_id)
+        if not order_ids:
+            return staged
+        staged, after = staged + len(order_ids), order_ids[-1]
