@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         "env-example", help="print .env.example (every setting at its default)"
     )
     env_example.add_argument("--write", action="store_true", help="write .env.example instead")
+    commands.add_parser(
+        "republish-night-holds",
+        help="send every order's held nights to travel's search read model again",
+    )
     ledger = commands.add_parser(
         "payment-ledger", help="show a payment's ledger: every answer from WeChat and its totals"
     )
@@ -258,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(render_env_example(), end="")
         return 0
+    if args.command == "republish-night-holds":
+        from workers.operations import republish_night_holds
+
+        return republish_night_holds(settings)
     if args.command in ("payment-ledger", "refunds", "reconcile"):
         return _payments_operator(parser, args)
     parser.error(f"unknown command {args.command}")

@@ -30,6 +30,7 @@ class ActorRoute:
 ORDERS_QUEUE = "orders"
 PAYMENTS_QUEUE = "payments"
 NOTIFICATIONS_QUEUE = "notifications"
+TRAVEL_QUEUE = "travel"
 
 # orders → orders: close an order still unpaid at its deadline (delayed).
 CLOSE_UNPAID_ORDER = ActorRoute("close_unpaid_order", ORDERS_QUEUE)
@@ -53,6 +54,10 @@ PAYMENT_STATUS_SUBSCRIBERS = (MARK_ORDER_PAID, PUBLISH_PAYMENT_STATUS, NOTIFY_PA
 # Sent by orders when it marks the order WAIT_USE, so the message never announces a
 # stay the order could not take (that money is refunded, and the refund is announced).
 NOTIFY_PAYMENT_SUCCESS = ActorRoute("notify_payment_success", NOTIFICATIONS_QUEUE)
+
+# orders → travel: the nights a holder (an order, a landlord's blocks) holds now, for
+# travel's availability read model (search by dates). See `NightHolds`.
+NIGHTS_HELD = ActorRoute("apply_night_holds", TRAVEL_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,26 @@ class OrderPaid:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> OrderPaid:
+        return cls(**payload)
+
+
+@dataclass(frozen=True)
+class NightHolds:
+    """Every night `holder` holds of a homestay now (ISO dates; empty once released).
+
+    A snapshot, not a delta, with the holder's `version` (strictly greater for every
+    later change of the same holder): applying it is idempotent, and a late or
+    repeated message (a lower or equal version) changes nothing, whatever order
+    messages arrive in. `holder` names who holds them, e.g. `order:42`.
+    """
+
+    holder: str
+    homestay_id: int
+    nights: list[str]
+    version: int
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> NightHolds:
         return cls(**payload)
 
 

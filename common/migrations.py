@@ -15,6 +15,7 @@ import logging
 import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,6 +186,20 @@ def run_domain_env() -> None:
     runpy.run_path(str(migrations_dir(domain) / "env.py"))
 
 
+def _managed(metadata: MetaData) -> Callable[[str | None, str, Any], bool]:
+    """Autogenerate hook: skip what a domain's migrations make by hand and its models cannot
+    describe (`metadata.info["unmanaged"]`: names of tables, with their `name_*` shadow
+    tables, and of indexes), e.g. an SQLite FTS5 table or a MySQL FULLTEXT index."""
+    unmanaged: tuple[str, ...] = tuple(metadata.info.get("unmanaged", ()))
+
+    def include(name: str | None, type_: str, _parent: Any) -> bool:
+        if name is None or type_ not in ("table", "index"):
+            return True
+        return not any(name == u or name.startswith(f"{u}_") for u in unmanaged)
+
+    return include
+
+
 def run_alembic_env(target_metadata: MetaData) -> None:
     """The body of every domain's `env.py` (online mode only: we always have a database)."""
     url = context.config.attributes.get("database_url") or sync_url(
@@ -198,6 +213,7 @@ def run_alembic_env(target_metadata: MetaData) -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_name=_managed(target_metadata),
         )
         with context.begin_transaction():
             context.run_migrations()

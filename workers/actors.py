@@ -10,7 +10,7 @@ from __future__ import annotations
 from common.logs import configure_logging
 from common.settings import get_settings
 from common.telemetry import instrument_redis, setup_tracing
-from workers import notifications, orders, payments
+from workers import notifications, orders, payments, travel
 from workers.broker import configure_broker
 
 SERVICE = "worker"
@@ -21,4 +21,4 @@ setup_tracing(SERVICE, settings)
 instrument_redis()
 broker = configure_broker(settings)
 
-__all__ = ["broker", "notifications", "orders", "payments"]
+__all__ = ["broker", "notifications", "orders", "payments", "travel"]

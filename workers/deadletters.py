@@ -20,11 +20,11 @@ from typing import Any, cast
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from common.events import NOTIFICATIONS_QUEUE, ORDERS_QUEUE, PAYMENTS_QUEUE
+from common.events import NOTIFICATIONS_QUEUE, ORDERS_QUEUE, PAYMENTS_QUEUE, TRAVEL_QUEUE
 from workers.budget import FAILING_SINCE
 
 # Every queue an actor of ours listens on.
-QUEUES = (ORDERS_QUEUE, PAYMENTS_QUEUE, NOTIFICATIONS_QUEUE)
+QUEUES = (ORDERS_QUEUE, PAYMENTS_QUEUE, NOTIFICATIONS_QUEUE, TRAVEL_QUEUE)
 # Options a failed delivery leaves on a message; a redriven one starts without them.
 # (and the broker's own bookkeeping, which enqueueing sets afresh).
 _FAILURE_OPTIONS = (

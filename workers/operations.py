@@ -106,3 +106,25 @@ def redrive_parked(
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def republish_night_holds(settings: Settings, *, out: TextIO | None = None) -> int:
+    """Send travel's availability read model every order's current nights again."""
+    from common.redis import process_redis
+    from subgraphs.orders.availability import republish_all_order_nights
+
+    async def run() -> int:
+        redis = process_redis(settings)
+        install_publisher(lambda: redis)
+        db = Database(settings.database_url(Domain.ORDERS), pool_size=1)
+        try:
+            staged = await republish_all_order_nights(db)
+            await flush()
+        finally:
+            await db.dispose()
+            install_publisher(None)
+            await redis.aclose()
+        print(json.dumps({"orders": staged}), file=out or sys.stdout)
+        return 0
+
+    return asyncio.run(run())

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from common.db import Database, is_retryable
 from common.errors import BadUserInput
+from subgraphs.orders.availability import lock_blocks, publish_block_nights
 from subgraphs.orders.models import HomestayNight
 from subgraphs.orders.service import HomestayUnavailable
 
@@ -135,6 +136,7 @@ async def block_nights(db: Database, nights: NightRange, *, landlord_id: int) ->
 
 async def _insert_blocks(db: Database, nights: NightRange, landlord_id: int) -> None:
     async with db.write_session() as session:
+        version = await lock_blocks(session, nights.homestay_id)
         held = (
             await session.execute(
                 select(HomestayNight.night, HomestayNight.order_id).where(
@@ -157,11 +159,23 @@ async def _insert_blocks(db: Database, nights: NightRange, landlord_id: int) -> 
             if night not in blocked
         )
         await session.flush()
+        await publish_block_nights(session, nights.homestay_id, version)
 
 
 async def unblock_nights(db: Database, nights: NightRange) -> int:
     """Open the landlord's blocked nights again; an order's nights are never touched."""
+    for attempt in range(_BLOCK_ROUNDS):
+        try:
+            return await _delete_blocks(db, nights)
+        except IntegrityError:  # a first block change of this homestay raced ours
+            if attempt == _BLOCK_ROUNDS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _delete_blocks(db: Database, nights: NightRange) -> int:
     async with db.write_session() as session:
+        version = await lock_blocks(session, nights.homestay_id)
         result = cast(
             CursorResult[Any],
             await session.execute(
@@ -173,4 +187,5 @@ async def unblock_nights(db: Database, nights: NightRange) -> int:
                 )
             ),
         )
+        await publish_block_nights(session, nights.homestay_id, version)
         return int(result.rowcount)

@@ -129,5 +129,19 @@ class HomestayNight(Base):
     blocked_by: Mapped[int | None] = mapped_column(BigId)
 
 
+class HomestayBlockVersion(Base):
+    """A counter per homestay, bumped first by every change to its blocked nights.
+
+    Bumping locks the row, so changes to one homestay's blocks run one after another,
+    and each stages travel's snapshot of the blocks with a higher version than the one
+    before it (`availability.publish_block_nights`).
+    """
+
+    __tablename__ = "homestay_block_version"
+
+    homestay_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigId, default=0)
+
+
 class OutboxMessage(OutboxMixin, Base):
     __tablename__ = "outbox_message"

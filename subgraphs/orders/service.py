@@ -27,6 +27,7 @@ from common.events import (
 from common.ids import SnPrefix, make_check_in_code, make_sn
 from common.lookups import live_row, live_rows
 from common.models import utcnow
+from subgraphs.orders.availability import publish_order_nights
 from subgraphs.orders.models import HomestayNight, HomestayOrder, OutboxMessage, TradeState
 from subgraphs.orders.payments import PaymentsGate
 from subgraphs.orders.pricing import compute_prices
@@ -231,6 +232,7 @@ async def _insert_booking(
             for night in _nights(order.live_start_date, nights)
         )
         await session.flush()
+        await publish_order_nights(session, order.id)
         send(
             session, OutboxMessage, CLOSE_UNPAID_ORDER, order.sn, delay_seconds=pay_timeout_seconds
         )
@@ -271,8 +273,10 @@ async def _transition(
         result = cast(CursorResult[Any], await session.execute(query))
         changed = result.rowcount == 1
         if changed and release_nights:
-            order_id = select(HomestayOrder.id).where(HomestayOrder.sn == sn).scalar_subquery()
+            order_id = await session.scalar(select(HomestayOrder.id).where(HomestayOrder.sn == sn))
+            assert order_id is not None
             await session.execute(delete(HomestayNight).where(HomestayNight.order_id == order_id))
+            await publish_order_nights(session, order_id)
         if changed and on_change is not None:
             on_change(session)
         return changed

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import IntEnum, StrEnum
+from typing import Any
 
-from sqlalchemy import Float, Index, Integer, MetaData, SmallInteger, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 from common.models import NAMING_CONVENTION, AuditColumns, BigId
+from subgraphs.travel.terms import index_terms
+
+# Full-text objects made by hand in the migrations (a FULLTEXT index on MySQL/MariaDB, an
+# FTS5 table and its triggers on SQLite): Alembic's autogenerate leaves them alone.
+FULLTEXT_TABLE = "homestay_fts"
+FULLTEXT_INDEXES = ("ix_homestay_search_title", "ix_homestay_search_text")
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = MetaData(
+        naming_convention=NAMING_CONVENTION,
+        info={"unmanaged": (FULLTEXT_TABLE, *FULLTEXT_INDEXES)},
+    )
 
 
 class RowState(IntEnum):
@@ -85,6 +107,20 @@ class Homestay(AuditColumns, Base):
     # rating = star_total / comment_count, read in O(1) with the row.
     comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     star_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Search terms (subgraphs/travel/terms.py) of the title, and of title + subtitle + info;
+    # kept up to date by `_fill_search_terms` on every ORM insert and update.
+    search_title: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(Homestay, "before_insert")
+@event.listens_for(Homestay, "before_update")
+def _fill_search_terms(_mapper: Mapper[Any], _connection: Any, target: Homestay) -> None:
+    """Every write of a homestay's text through the ORM refreshes its search terms.
+
+    (A Core `update()` of title, subtitle or info must set them itself.)"""
+    target.search_title = index_terms(target.title)
+    target.search_text = index_terms(target.title, target.sub_title, target.info)
 
 
 class HomestayActivity(AuditColumns, Base):
@@ -109,3 +145,37 @@ class HomestayComment(AuditColumns, Base):
     star: Mapped[float] = mapped_column(Float, default=5.0)
     # The order a guest's review is of: one review per order (NULL for older comments).
     order_sn: Mapped[str | None] = mapped_column(String(25), unique=True)
+
+
+class NightHold(Base):
+    """Availability read model: a night of a homestay someone holds, as orders announced it.
+
+    orders owns bookings; it publishes, per holder (an order, later a landlord's
+    blocks), the full set of nights the holder has now with a version
+    (`common.events.NightHolds`). Search filters on this table in SQL. A holder's rows
+    are replaced whole when a newer version arrives (`NightHoldVersion`).
+    """
+
+    __tablename__ = "night_hold"
+    __table_args__ = (
+        UniqueConstraint("holder", "night"),
+        Index(None, "homestay_id", "night"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    homestay_id: Mapped[int] = mapped_column(BigId)
+    night: Mapped[date] = mapped_column(Date)
+
+
+class NightHoldVersion(Base):
+    """The newest version applied per holder: an older or repeated message changes nothing.
+
+    Kept after a release (an empty set), so a late "held" message cannot bring the
+    nights back."""
+
+    __tablename__ = "night_hold_version"
+
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    homestay_id: Mapped[int] = mapped_column(BigId)
+    version: Mapped[int] = mapped_column(BigId)

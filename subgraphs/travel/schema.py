@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Self
 
@@ -30,7 +30,7 @@ from common.schema import build_schema
 from common.storage.client import ObjectStorage
 from common.storage.images import claim_given
 from common.storage.keys import ImagePurpose
-from subgraphs.travel import management, models, reviews, service
+from subgraphs.travel import management, models, reviews, search, service
 from subgraphs.travel.cache import PreferredPage, TopPage, TravelCache
 from subgraphs.travel.loaders import (
     BusinessHomestayPage,
@@ -303,24 +303,42 @@ class Query:
         return [HomestayBusiness.of(row) for row in rows or []]
 
     @strawberry.field(
-        description="On-sale homestays whose title, subtitle or info match.",
+        description="On-sale homestays matching every filter given. With a keyword (full "
+        "text, Chinese included) best match first — title matches before subtitle or info "
+        "matches — else newest first. checkIn/checkOut (together): only homestays free on "
+        "every night of the stay; guests: at most peopleNum; minPrice/maxPrice: "
+        "homestayPrice in fen.",
         directives=[CONNECTION_SIZE],
     )
     async def search_homestays(
         self,
         info: Info,
-        keyword: str,
+        keyword: str | None = None,
+        check_in: date | None = None,
+        check_out: date | None = None,
+        guests: int | None = None,
+        min_price: int | None = None,
+        max_price: int | None = None,
         first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> Connection[Homestay]:
         size = page_size(first)
-        rows = await service.search_homestays(
-            info.context.resources.db,
-            keyword,
-            limit=size + 1,
-            before_id=decode_id_cursor(after),
+        filters = search.search_filters(
+            keyword=keyword,
+            check_in=check_in,
+            check_out=check_out,
+            guests=guests,
+            min_price=min_price,
+            max_price=max_price,
         )
-        return build_connection(rows, size, lambda r: (r.id,), Homestay.of)
+        key = decode_int_cursor(after, 2)
+        rows = await search.search_homestays(
+            info.context.resources.db,
+            filters,
+            limit=size + 1,
+            after=(key[0], key[1]) if key else None,
+        )
+        return build_connection(rows, size, lambda r: r.key, lambda r: Homestay.of(r.record))
 
 
 _COVER_KEY = "An uploaded image's key (createImageUpload with BUSINESS_COVER): the cover."

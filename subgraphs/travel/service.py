@@ -1,4 +1,4 @@
-"""Travel queries: lists, search and by-id loads. Returns records, not ORM rows or GraphQL types.
+"""Travel queries: lists and by-id loads (search: `search.py`). Returns records, not ORM rows.
 
 Every function here only reads, so each runs SQLAlchemy Core on `Database.read()`:
 the rows go straight into records, without ORM objects or a transaction on SQLite.
@@ -15,7 +15,6 @@ from typing import Any, Final
 from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select
 
 from common.db import Database
-from common.errors import BadUserInput
 from subgraphs.travel.models import (
     ActivityType,
     Homestay,
@@ -33,8 +32,6 @@ from subgraphs.travel.records import (
     HomestayRecord,
 )
 
-KEYWORD_MAX = 50
-
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
@@ -44,7 +41,7 @@ class Ranked:
     key: tuple[int, int]
 
 
-def _on_sale(query: Select[Any]) -> Select[Any]:
+def on_sale(query: Select[Any]) -> Select[Any]:
     """Homestays a guest can book: on sale, not deleted, and of a business not deleted
     (a list never shows a homestay whose business is gone)."""
     return query.join(HomestayBusiness, HomestayBusiness.id == Homestay.homestay_business_id).where(
@@ -151,7 +148,7 @@ async def preferred_homestays(
 async def latest_homestays(db: Database, *, limit: int) -> list[HomestayRecord]:
     """猜你喜欢: the newest homestays on sale."""
     return await _homestays(
-        db, _on_sale(select(*HOMESTAY_COLUMNS)).order_by(Homestay.id.desc()).limit(limit)
+        db, on_sale(select(*HOMESTAY_COLUMNS)).order_by(Homestay.id.desc()).limit(limit)
     )
 
 
@@ -162,7 +159,7 @@ def _homestays_per_business(*, paged: bool) -> Select[Any]:
         .over(partition_by=Homestay.homestay_business_id, order_by=Homestay.id.desc())
         .label("position")
     )
-    inner = _on_sale(select(Homestay.id, position)).where(
+    inner = on_sale(select(Homestay.id, position)).where(
         Homestay.homestay_business_id.in_(bindparam("ids", expanding=True))
     )
     if paged:
@@ -194,37 +191,6 @@ async def homestays_per_business(
         for row in await connection.execute(query, params):
             result[row.homestay_business_id].append(HomestayRecord.from_row(row))
     return result
-
-
-def _like_pattern(keyword: str) -> str:
-    escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def clean_keyword(keyword: str) -> str:
-    cleaned = keyword.strip()
-    if not cleaned:
-        raise BadUserInput("Enter something to search for.", field="keyword")
-    if len(cleaned) > KEYWORD_MAX:
-        raise BadUserInput(f"Search for at most {KEYWORD_MAX} characters.", field="keyword")
-    return cleaned
-
-
-async def search_homestays(
-    db: Database, keyword: str, *, limit: int, before_id: int | None
-) -> list[HomestayRecord]:
-    """On-sale homestays whose title, subtitle or description contains the keyword."""
-    pattern = _like_pattern(clean_keyword(keyword))
-    query = _on_sale(select(*HOMESTAY_COLUMNS)).where(
-        or_(
-            Homestay.title.like(pattern, escape="\\"),
-            Homestay.sub_title.like(pattern, escape="\\"),
-            Homestay.info.like(pattern, escape="\\"),
-        )
-    )
-    if before_id is not None:
-        query = query.where(Homestay.id < before_id)
-    return await _homestays(db, query.order_by(Homestay.id.desc()).limit(limit))
 
 
 async def businesses(db: Database, *, limit: int, before_id: int | None) -> list[BusinessRecord]:
