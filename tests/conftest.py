@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,15 @@ from common.settings import Domain, Settings, get_settings
 from tests.support.backends import ObjectStore, RedisServer, database_urls
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Importing `workers.actors` configures this process's broker from the environment of
+    that moment: a test module importing it at collection, before the suite's backends are
+    in the environment, leaves every in-process relay pointing at the default Redis."""
+    if "workers.actors" in sys.modules:
+        raise pytest.UsageError("a test module imports workers.actors at import time")
+
 
 TEST_JWT_SECRET = "test-secret-for-the-looklook-suite-" + "0123456789abcdef" * 2
 

@@ -145,7 +145,10 @@ async def test_develop_in_graphiql_then_watch_a_payment(
         if script.returncode is None:
             script.kill()
         await script.wait()
-    assert script.returncode == 0
+    # The script's verdict is its last line: "done" only after every step passed, an
+    # "error" line (asserted above) otherwise. Its exit status is not always known here:
+    # asyncio reports 255 when another waiter in this process collected it first.
+    assert script.returncode in (0, 255), f"the browser script exited {script.returncode}"
     assert list(steps) == ["rendered", "docs", "queried", "subscribed", "paid", "refused", "done"]
 
     rendered = steps["rendered"]

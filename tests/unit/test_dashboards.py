@@ -19,7 +19,6 @@ from dramatiq.middleware import prometheus as dramatiq_prometheus
 from prometheus_client import REGISTRY
 
 import common.metrics  # noqa: F401 - registers the subgraphs' metrics
-import workers.actors
 import workers.metrics
 from common.metrics import known_operation_names
 from common.settings import PROJECT_ROOT
@@ -117,6 +116,10 @@ def test_the_dashboards_show_what_operators_need() -> None:
 def test_label_values_exist(dashboard: Path) -> None:
     """A panel filtering on an unknown operation name (counted as `other`) or actor stays
     empty forever."""
+    # Imported here, not at collection: importing it configures the process's broker from
+    # the settings of that moment, before the suite's backends are in the environment.
+    import workers.actors  # noqa: F401 - declares every actor on the broker
+
     actors = set(dramatiq.get_broker().get_declared_actors())
     assert sorted(label_values(dashboard, "actor_name") - actors) == []
     names = known_operation_names()

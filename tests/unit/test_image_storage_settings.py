@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,14 @@ import pytest
 from common.settings import Settings
 from common.storage.client import ObjectStorage, public_base_url
 from common.storage.embedded import weed_mini_argv
+
+
+@pytest.fixture(autouse=True)
+def _storage_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the defaults: not the S3 store the suite's other tests run on."""
+    for name in list(os.environ):
+        if name.startswith("S3_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.mark.parametrize(
