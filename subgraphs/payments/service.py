@@ -44,6 +44,8 @@ from subgraphs.payments.models import OutboxMessage, PayStatus, ThirdPayment
 from subgraphs.payments.peers import OrderToPay
 
 logger = logging.getLogger(__name__)
+# A payment whose prepay never came back cannot be paid: closing it needs nobody's word.
+_NEVER_SENT = Answer(Source.LOCAL, "CLOSED", detail="never sent to WeChat")
 
 # WeChat limits the description to 127 characters.
 DESCRIPTION_MAX = 127
@@ -172,13 +174,8 @@ async def _create_waiting_payment(
     if await _paid_payment(db, order.sn) is not None:
         # Another attempt succeeded between our check and our insert: this one must not
         # reach WeChat (it has no prepay yet, so closing it here is closing it everywhere).
-        await _transition(
-            db,
-            payment,
-            [PayStatus.WAITING],
-            PayStatus.CLOSED,
-            answer=Answer(Source.LOCAL, "CLOSED", detail="the order was paid meanwhile"),
-            trade_state="CLOSED",
+        await _close_waiting(
+            db, payment, Answer(Source.LOCAL, "CLOSED", detail="the order was paid meanwhile")
         )
         raise OrderNotPayable()
     return payment
@@ -301,6 +298,13 @@ async def _transition(
     if changed:
         logger.info("payment %s → %s", payment.sn, target.name)
     return changed
+
+
+async def _close_waiting(db: Database, payment: ThirdPayment, answer: Answer) -> None:
+    """WAITING → CLOSED, recording who said so (WeChat's answer, or ours) in the ledger."""
+    await _transition(
+        db, payment, [PayStatus.WAITING], PayStatus.CLOSED, answer=answer, trade_state="CLOSED"
+    )
 
 
 def _transaction_answer(transaction: Transaction, source: Source, detail: str = "") -> Answer:
@@ -467,25 +471,11 @@ async def _close_at_wechat(
     Raises WeChatPayError when WeChat cannot be reached: nothing is closed blind.
     """
     if payment.prepay_id is None:  # never reached WeChat: nobody can pay it
-        await _transition(
-            db,
-            payment,
-            [PayStatus.WAITING],
-            PayStatus.CLOSED,
-            answer=Answer(Source.LOCAL, "CLOSED", detail="never sent to WeChat"),
-            trade_state="CLOSED",
-        )
+        await _close_waiting(db, payment, _NEVER_SENT)
         return await get_payment(db, payment.sn) or payment
     transaction = await wechat.query(payment.sn)
     if transaction is None:  # WeChat never saw it (the prepay answer was lost)
-        await _transition(
-            db,
-            payment,
-            [PayStatus.WAITING],
-            PayStatus.CLOSED,
-            answer=Answer(Source.QUERY, "ORDER_NOT_EXIST"),
-            trade_state="CLOSED",
-        )
+        await _close_waiting(db, payment, Answer(Source.QUERY, "ORDER_NOT_EXIST"))
         return await get_payment(db, payment.sn) or payment
     payment = await settle_transaction(db, settings, transaction, Source.QUERY)
     if payment.pay_status != PayStatus.WAITING:
@@ -501,14 +491,7 @@ async def _close_at_wechat(
         if paid is None:
             raise
         return await settle_transaction(db, settings, paid, Source.QUERY)
-    await _transition(
-        db,
-        payment,
-        [PayStatus.WAITING],
-        PayStatus.CLOSED,
-        answer=Answer(Source.CLOSE, "CLOSED", amount=payment.pay_total),
-        trade_state="CLOSED",
-    )
+    await _close_waiting(db, payment, Answer(Source.CLOSE, "CLOSED", amount=payment.pay_total))
     return await get_payment(db, payment.sn) or payment
 
 
@@ -729,14 +712,7 @@ async def _reconcile_payment(
     db: Database, wechat: WeChatPayClient, settings: Settings, payment: ThirdPayment
 ) -> bool:
     if payment.prepay_id is None:  # never reached WeChat: nothing can be paid
-        await _transition(
-            db,
-            payment,
-            [PayStatus.WAITING],
-            PayStatus.CLOSED,
-            answer=Answer(Source.LOCAL, "CLOSED", detail="never sent to WeChat"),
-            trade_state="CLOSED",
-        )
+        await _close_waiting(db, payment, _NEVER_SENT)
         return False
     transaction = await wechat.query(payment.sn)
     if transaction is None:
