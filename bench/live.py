@@ -32,10 +32,10 @@ from gql.transport.websockets import WebsocketsTransport
 
 from bench.run import BENCH_DIR, free_port, seed
 from common import devrunner, migrations
+from common.clock import china_today
 from common.devrunner import Supervisor, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, Settings
 from common.subgraphs import app_path
-from subgraphs.orders.service import china_today
 
 RESULTS_LIVE_JSON = BENCH_DIR / "results-live.json"
 ROUNDS = int(os.environ.get("BENCH_LIVE_ROUNDS", "60"))

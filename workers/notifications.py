@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import dramatiq
 from opentelemetry import trace
 
+from common.clock import CHINA
 from common.events import (
     NOTIFY_PAYMENT_REFUNDED,
     NOTIFY_PAYMENT_SUCCESS,
@@ -48,7 +49,6 @@ SENT_TTL_SECONDS = 7 * 24 * 3600
 # short enough that a send cut off by a crash is retried within minutes.
 SENDING_TTL_SECONDS = 60
 SENDING, SENT, REFUSED = "sending", "sent", "refused"
-CHINA = timezone(timedelta(hours=8))
 ORDER_PAGE = "pages/order/detail?sn={order_sn}"
 # The order states in which "paid, here is your check-in code" is still true.
 STANDING = (TradeState.WAIT_USE, TradeState.USED)

@@ -11,6 +11,7 @@ import strawberry
 
 from common import ratelimit
 from common.auth.permissions import IsAuthenticated, IsInternalCaller
+from common.clock import china_today
 from common.context import Info
 from common.db import Database
 from common.errors import BadUserInput, Forbidden
@@ -63,7 +64,7 @@ From = Annotated[date, strawberry.argument(name="from")]
 async def _calendars(
     resources: Resources, ranges: Sequence[calendar.NightRange]
 ) -> list[list[calendar.CalendarDay]]:
-    return await calendar.calendars(resources.db, ranges, today=service.china_today())
+    return await calendar.calendars(resources.db, ranges, today=china_today())
 
 
 @strawberry.federation.type(keys=["id"])
@@ -128,7 +129,7 @@ class HomestayOrder:
         "the guest booked under and whole days (China time) to check-in; 0 unless WAIT_USE."
     )
     def refundable_amount(self) -> int:
-        return refunds.refundable_amount(self._row, service.china_today())
+        return refunds.refundable_amount(self._row, china_today())
 
     @classmethod
     def of(cls, row: OrderRow) -> Self:
@@ -377,7 +378,7 @@ class Mutation:
             str(landlord_id),
         )
         row = await hosts.redeem_check_in_code(
-            resources.db, landlord_id=landlord_id, code=code, today=service.china_today()
+            resources.db, landlord_id=landlord_id, code=code, today=china_today()
         )
         return HomestayOrder.of(row)
 
@@ -395,7 +396,7 @@ class Mutation:
             user_id=await info.context.viewer.require_user_id(),
             sn=str(sn),
             reason=reason,
-            today=service.china_today(),
+            today=china_today(),
         )
         return HomestayOrder.of(row)
 
@@ -430,7 +431,7 @@ async def _landlords_nights(
     calendar.check_changeable(
         start,
         end,
-        today=service.china_today(),
+        today=china_today(),
         horizon_days=resources.settings.booking_horizon_days,
     )
     await hosts.require_landlord(resources.component(TravelClient), row_id, await _viewer_id(info))
@@ -438,9 +439,7 @@ async def _landlords_nights(
 
 
 async def _calendar_of(info: Info, nights: calendar.NightRange) -> list[HomestayCalendarDay]:
-    [days] = await calendar.calendars(
-        info.context.resources.db, [nights], today=service.china_today()
-    )
+    [days] = await calendar.calendars(info.context.resources.db, [nights], today=china_today())
     return [HomestayCalendarDay.of(day) for day in days]
 
 

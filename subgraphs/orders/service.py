@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, CursorResult, delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.clock import china_today
 from common.db import Database, is_retryable
 from common.errors import BadUserInput, DomainError, ErrorCode, NotFound
 from common.events import (
@@ -36,7 +37,6 @@ from subgraphs.orders.travel import TravelClient
 MAX_NIGHTS = 30
 REMARK_MAX = 255
 # Stays are dated in China time (no daylight saving).
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 logger = logging.getLogger(__name__)
 # States in which an order holds its nights (a refund frees them when it is asked for).
 HOLDING = (TradeState.WAIT_PAY, TradeState.WAIT_USE, TradeState.USED)
@@ -59,10 +59,6 @@ class _SlotTaken(Exception):
 class InvalidTransition(DomainError):
     code = ErrorCode.CONFLICT
     default_message = "The order is no longer in a state that allows this."
-
-
-def china_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ statement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import match
 
+from common.clock import china_today
 from common.db import Database, is_sqlite
 from common.errors import BadUserInput
 from subgraphs.travel.models import FULLTEXT_TABLE, Homestay, NightHold
@@ -46,7 +47,6 @@ MAX_NIGHTS = 30  # as a booking (orders refuses longer stays)
 HORIZON_DAYS = 365  # as a booking
 MAX_GUESTS = 50
 # Stays are dated in China time (no daylight saving), as orders dates them.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _FTS = table(FULLTEXT_TABLE, column("rowid"))
 
@@ -61,10 +61,6 @@ class SearchFilters:
     guests: int | None = None
     min_price: int | None = None
     max_price: int | None = None
-
-
-def china_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
 def _check_dates(check_in: date | None, check_out: date | None, today: date) -> None:

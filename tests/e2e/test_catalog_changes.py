@@ -11,11 +11,11 @@ from sqlalchemy import update
 
 from common.auth.tokens import TokenService
 from common.auth.versions import UsersServiceVersions
+from common.clock import china_today
 from common.db import Database
 from common.redis import create_redis
 from common.resources import Resources
 from common.settings import Settings
-from subgraphs.orders.service import china_today
 from subgraphs.travel.cache import TravelCache
 from subgraphs.travel.management import delete_business, delete_homestay, update_homestay
 from subgraphs.travel.models import ActivityType, Homestay, HomestayActivity, RowState

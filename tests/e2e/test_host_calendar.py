@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from common.clock import china_today
 from common.db import Database
 from common.settings import Domain, Settings
 from subgraphs.orders.models import HomestayNight, HomestayOrder
-from subgraphs.orders.service import china_today
 from tests.support.graphql import GraphQLClient, Result
 from tests.support.metrics import statements
 from tests.support.stack import Stack

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from common.clock import china_today
 from common.db import Database
 from common.settings import Domain
-from subgraphs.orders.service import china_today
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 from tests.support.travel import Catalog, make_catalog

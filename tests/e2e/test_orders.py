@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from common.clock import china_today
 from common.db import Database
 from common.settings import Domain
-from subgraphs.orders.service import china_today
 from tests.support.graphql import GraphQLClient, Result
 from tests.support.metrics import statements
 from tests.support.stack import Stack

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from common.clock import china_today
 from common.db import Database
 from common.settings import Domain, Settings
-from subgraphs.orders.service import PaymentOutcome, china_today, finish_stays, take_payment
+from subgraphs.orders.service import PaymentOutcome, finish_stays, take_payment
 from tests.support.graphql import GraphQLClient
 from tests.support.payments import book
 from tests.support.travel import Catalog, make_catalog

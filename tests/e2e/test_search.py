@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from common.cache import CacheHub
+from common.clock import china_today
 from common.db import Database
 from common.redis import create_redis
 from common.settings import Domain, Settings
-from subgraphs.orders.service import china_today
 from subgraphs.travel.models import Homestay, HomestayBusiness, RowState
 from tests.support.graphql import GraphQLClient
 from tests.support.metrics import statements

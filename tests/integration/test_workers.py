@@ -20,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from common.clock import china_today
 from common.db import Database
 from common.events import CLOSE_UNPAID_ORDER, ORDERS_QUEUE
 from common.ids import SnPrefix, make_sn
@@ -27,7 +28,7 @@ from common.outbox import relay
 from common.settings import PROJECT_ROOT, Domain, Settings
 from subgraphs.orders.models import OutboxMessage, TradeState
 from subgraphs.orders.payments import PaymentsClient
-from subgraphs.orders.service import china_today, close_overdue_orders, finish_stays
+from subgraphs.orders.service import close_overdue_orders, finish_stays
 from tests.support.backends import free_port
 from tests.support.broker import Whereabouts, whereabouts
 from tests.support.orders import place_order, state_of

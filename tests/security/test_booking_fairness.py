@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from common.clock import china_today
 from common.db import Database
 from common.settings import Settings
-from subgraphs.orders.service import china_today
 from tests.support.graphql import GraphQLClient, Result
 from tests.support.travel import Catalog, make_catalog
 from tests.support.users import Account, register

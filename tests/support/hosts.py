@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from subgraphs.orders.service import china_today
+from common.clock import china_today
 from tests.support.graphql import GraphQLClient, Result
 
 BUSINESS_FIELDS = "id title info tags cancellationPolicy boss { id }"

@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from common.clock import china_today
 from common.db import Database
 from common.events import CLOSE_UNPAID_ORDER, send
 from common.ids import SnPrefix, make_sn
 from common.models import utcnow
 from subgraphs.orders.models import HomestayOrder, OutboxMessage, TradeState
-from subgraphs.orders.service import china_today
 
 
 async def place_order(

@@ -12,7 +12,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from subgraphs.orders.service import china_today
+from common.clock import china_today
 from tests.support.graphql import GraphQLClient, Result
 from tests.support.users import Account
 
