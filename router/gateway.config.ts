@@ -7,6 +7,7 @@ import { upstreamAgent, upstreamTransports } from './tls.ts';
 import { compressPages, graphiqlOptions, renderGraphiQL } from './graphiql.ts';
 import { guardProcess, requestLimits } from './limits.ts';
 import { prometheusOptions, readOperationNames, serveAdmin } from './metrics.ts';
+import { nameSubgraphOperations } from './subgraph-names.ts';
 
 const env = process.env;
 const production = env.ENV === 'production';
@@ -217,14 +218,14 @@ const demandControl: GatewayConfig['demandControl'] = {
   // ROUTER_REPORT_COST=true adds `extensions.cost: {estimated, max}` to every response.
   includeExtensionMetadata: env.ROUTER_REPORT_COST === 'true',
 };
-// Query planner. `js` (the default): the gateway's own JavaScript planner
-// (@graphql-tools/federation). `rust`: @graphql-hive/router-runtime, the Hive Router's
+// Query planner. `rust` (the default): @graphql-hive/router-runtime, the Hive Router's
 // query planner (Rust, shipped as a native module in the npm package) and its executor,
 // the same runtime as the CLI's `--hive-router-runtime`; about a third less router CPU
-// per page, but its subgraph operations carry no operation name (a subgraph's metrics
-// and logs see every routed operation as `anonymous`), so it is not the default. See
-// README.md beside this file.
-const queryPlanner = env.ROUTER_QUERY_PLANNER || 'js';
+// per page than `js`, the gateway's own JavaScript planner (@graphql-tools/federation),
+// which stays a setting. The Rust planner sends anonymous subgraph operations;
+// subgraph-names.ts names them after the client's operation, as the JS planner does.
+// See README.md beside this file.
+const queryPlanner = env.ROUTER_QUERY_PLANNER || 'rust';
 if (queryPlanner !== 'rust' && queryPlanner !== 'js') {
   throw new Error(`ROUTER_QUERY_PLANNER must be rust or js, not ${JSON.stringify(queryPlanner)}`);
 }
@@ -282,7 +283,7 @@ export const gatewayConfig: GatewayConfig = defineConfig({
   renderGraphiQL,
   landingPage: !production,
   demandControl,
-  plugins: () => [limits, codeErrors, clientContext, compressPages],
+  plugins: () => [limits, codeErrors, clientContext, nameSubgraphOperations, compressPages],
   responseCaching,
   prometheus: prometheusOptions(operationNames, adminPort ? false : '/metrics'),
   openTelemetry: otlpEndpoint ? { traces: true } : undefined,
