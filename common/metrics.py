@@ -73,7 +73,8 @@ REFUND_FAILURES = Counter(
 )
 PAYMENT_REPAIRS = Counter(
     "looklook_payment_repairs_total",
-    "What the consistency job repaired, by action (order_paid, refund, rival_closed).",
+    "What the consistency job repaired, by action (order_paid, refund, rival_closed, "
+    "refund_started, order_refunded).",
     ["action"],
 )
 PAYMENTS_UNCONVERGED = Gauge(

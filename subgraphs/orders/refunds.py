@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database
@@ -181,3 +181,28 @@ async def finish_refund(db: Database, order_sn: str, payment_sn: str) -> bool:
             ),
         )
         return result.rowcount == 1
+
+
+async def stalled_refunds(
+    db: Database, *, updated_before: datetime, limit: int
+) -> list[HomestayOrder]:
+    """Orders still REFUNDING that changed last before `updated_before`, oldest first.
+
+    A refund normally finishes within seconds of the request (one message to payments,
+    WeChat's answer, one message back). One REFUNDING for longer lost a message on the
+    way, for good (dead-lettered after its retries): payments' consistency job asks for
+    these (`stalledOrderRefunds`) and finishes each from the payment's side.
+    """
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(HomestayOrder)
+                .where(
+                    HomestayOrder.trade_state == TradeState.REFUNDING,
+                    HomestayOrder.payment_sn.is_not(None),
+                    HomestayOrder.update_time < updated_before,
+                )
+                .order_by(HomestayOrder.id)
+                .limit(limit)
+            )
+        )

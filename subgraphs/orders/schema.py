@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Protocol, Self
 
@@ -16,6 +16,7 @@ from common.context import Info
 from common.db import Database
 from common.errors import BadUserInput, Forbidden
 from common.loaders import parse_row_id
+from common.models import utcnow
 from common.pagination import (
     CONNECTION_SIZE,
     DEFAULT_PAGE_SIZE,
@@ -30,6 +31,9 @@ from subgraphs.orders import calendar, hosts, refunds, service
 from subgraphs.orders.models import HomestayOrder as OrderRow
 from subgraphs.orders.models import TradeState
 from subgraphs.orders.travel import TravelClient
+
+# At most this many stalled refunds per consistency run (the next run takes the rest).
+STALLED_REFUNDS_PAGE = 200
 
 
 @strawberry.enum
@@ -242,6 +246,27 @@ class CreateHomestayOrderInput:
     remark: str = ""
 
 
+@strawberry.federation.type(
+    inaccessible=True,
+    description="An order REFUNDING for longer than a refund takes (payments' consistency job).",
+)
+class StalledOrderRefund:
+    order_sn: strawberry.ID
+    payment_sn: strawberry.ID
+    amount: int = strawberry.field(description="Fen, as the guest was told.")
+    reason: str | None
+
+    @classmethod
+    def of(cls, row: OrderRow) -> Self:
+        assert row.payment_sn is not None and row.refund_amount is not None
+        return cls(
+            order_sn=strawberry.ID(row.sn),
+            payment_sn=strawberry.ID(row.payment_sn),
+            amount=row.refund_amount,
+            reason=row.refund_reason,
+        )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -282,6 +307,26 @@ class Query:
         return await _orders_page(
             info, landlord_id, trade_state, first, after, lister=service.list_host_orders
         )
+
+    @strawberry.federation.field(
+        inaccessible=True,
+        permission_classes=[IsInternalCaller],
+        description="Internal (payments' consistency job): orders REFUNDING since more "
+        "than `olderThanSeconds` ago, oldest first.",
+    )
+    async def stalled_order_refunds(
+        self, info: Info, older_than_seconds: int, first: int = STALLED_REFUNDS_PAGE
+    ) -> list[StalledOrderRefund]:
+        if older_than_seconds < 0 or not 0 < first <= STALLED_REFUNDS_PAGE:
+            raise BadUserInput(
+                f"olderThanSeconds ≥ 0 and first in 1..{STALLED_REFUNDS_PAGE}, please."
+            )
+        rows = await refunds.stalled_refunds(
+            info.context.resources.db,
+            updated_before=utcnow() - timedelta(seconds=older_than_seconds),
+            limit=first,
+        )
+        return [StalledOrderRefund.of(row) for row in rows]
 
 
 @strawberry.type
@@ -413,6 +458,19 @@ class Mutation:
             info.context.resources.db, str(order_sn), str(payment_sn)
         )
         return outcome.name
+
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        permission_classes=[IsInternalCaller],
+        description="Internal (payments' consistency job): WeChat refunded this payment, "
+        "which paid the order: REFUNDING → REFUNDED. False if that changed nothing.",
+    )
+    async def finish_order_refund(
+        self, info: Info, order_sn: strawberry.ID, payment_sn: strawberry.ID
+    ) -> bool:
+        return await refunds.finish_refund(
+            info.context.resources.db, str(order_sn), str(payment_sn)
+        )
 
 
 async def _viewer_id(info: Info) -> int:

@@ -6,7 +6,11 @@ The normal path is a chain of messages (notification → SUCCESS → `mark_order
 an outage longer than the retries). This job does not trust the chain: it asks
 orders directly, for each SUCCESS payment not yet matched, to take the payment
 (idempotent, `takeOrderPayment`), and acts on the answer: paid → matched;
-rejected (cancelled, missing, paid by another) → refunded here. It also closes
+rejected (cancelled, missing, paid by another) → refunded here. A guest's refund is
+a chain too (order REFUNDING → `refund_payment` → WeChat → REFUNDED broadcast → order
+REFUNDED): the job asks orders for orders REFUNDING for longer than a refund takes
+and finishes each from the payment's side: a payment still SUCCESS is refunded for
+the amount the guest was told, a REFUNDED one finishes its order. It also closes
 WAITING payments of orders another payment already paid, and counts refunds
 WeChat reported CLOSED or ABNORMAL. What it cannot repair it raises: the
 `looklook_payments_unconverged` and `looklook_refunds_stuck` gauges and an error log.
@@ -26,6 +30,7 @@ from common.settings import Settings
 from common.wechat.pay import WeChatPayClient
 from subgraphs.payments import service
 from subgraphs.payments.models import PayStatus
+from subgraphs.payments.peers import StalledRefund
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,12 @@ REJECTED = "REJECTED"
 class OrdersGate(Protocol):
     async def take_payment(self, order_sn: str, payment_sn: str) -> str: ...
 
+    async def stalled_refunds(
+        self, *, older_than_seconds: int, first: int
+    ) -> list[StalledRefund]: ...
+
+    async def finish_refund(self, order_sn: str, payment_sn: str) -> bool: ...
+
 
 @dataclass
 class Convergence:
@@ -46,13 +57,17 @@ class Convergence:
     orders_paid: list[str] = field(default_factory=list)  # repaired: the order took it now
     refunded: list[str] = field(default_factory=list)  # repaired: the money goes back
     rivals_closed: list[str] = field(default_factory=list)
-    unconverged: list[str] = field(default_factory=list)  # could not be matched this run
+    refunds_started: list[str] = field(default_factory=list)  # repaired: a guest's refund
+    orders_refunded: list[str] = field(default_factory=list)  # repaired: its order finished
+    unconverged: list[str] = field(default_factory=list)  # could not be repaired this run
     stuck_refunds: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{len(self.matched)} matched, {len(self.orders_paid)} orders paid, "
             f"{len(self.refunded)} refunded, {len(self.rivals_closed)} rival payments closed, "
+            f"{len(self.refunds_started)} guest refunds started, "
+            f"{len(self.orders_refunded)} orders refunded, "
             f"{len(self.unconverged)} unconverged, {len(self.stuck_refunds)} stuck refunds"
         )
 
@@ -102,6 +117,7 @@ async def converge(
                 error,
             )
             run.unconverged.append(payment.sn)
+    await _finish_stalled_refunds(db, wechat, settings, orders, run, limit=limit)
     for rival in await service.rival_waiting_payments(db, limit=limit):
         try:
             after = await service.close_rival(db, wechat, settings, rival)
@@ -124,3 +140,67 @@ async def converge(
     PAYMENTS_UNCONVERGED.set(len(run.unconverged))
     REFUNDS_STUCK.set(len(stuck))
     return run
+
+
+async def _finish_stalled_refunds(
+    db: Database,
+    wechat: WeChatPayClient,
+    settings: Settings,
+    orders: OrdersGate,
+    run: Convergence,
+    *,
+    limit: int,
+) -> None:
+    """Guests' refunds whose order has been REFUNDING for too long: the request to
+    payments or the REFUNDED answer to orders was lost. Both steps are idempotent."""
+    try:
+        stalled = await orders.stalled_refunds(
+            older_than_seconds=settings.payment_converge_after_seconds, first=limit
+        )
+    except Exception as error:
+        logger.error("consistency: cannot ask orders for stalled refunds: %s", error)
+        return
+    for refund in stalled:
+        try:
+            await _finish_stalled_refund(db, wechat, settings, orders, run, refund)
+        except Exception as error:
+            logger.error(
+                "consistency: order %s is REFUNDING but its refund (payment %s) is stalled: %s",
+                refund.order_sn,
+                refund.payment_sn,
+                error,
+            )
+            run.unconverged.append(refund.payment_sn)
+
+
+async def _finish_stalled_refund(
+    db: Database,
+    wechat: WeChatPayClient,
+    settings: Settings,
+    orders: OrdersGate,
+    run: Convergence,
+    refund: StalledRefund,
+) -> None:
+    payment = await service.get_payment(db, refund.payment_sn)
+    if payment is None or payment.order_sn != refund.order_sn:
+        raise ValueError("orders names a payment of another order, or none")
+    if payment.pay_status == PayStatus.SUCCESS:  # the refund request never arrived
+        logger.warning(
+            "consistency: order %s asked for a refund payment %s never heard of: refunding",
+            refund.order_sn,
+            payment.sn,
+        )
+        await service.refund_payment(db, wechat, settings, payment.sn, refund.amount, refund.reason)
+        PAYMENT_REPAIRS.labels("refund_started").inc()
+        run.refunds_started.append(payment.sn)
+    elif payment.pay_status == PayStatus.REFUNDED and await orders.finish_refund(
+        refund.order_sn, payment.sn
+    ):  # orders never heard the refund is done
+        logger.warning(
+            "consistency: order %s was REFUNDING though payment %s is refunded: finished",
+            refund.order_sn,
+            payment.sn,
+        )
+        PAYMENT_REPAIRS.labels("order_refunded").inc()
+        run.orders_refunded.append(payment.sn)
+    # REFUNDING: WeChat has the request; the reconciler settles it (or it is stuck).

@@ -21,6 +21,11 @@ _ORDER = """query PayableOrder($sn: ID!) {
 _OPENID = "query PayerOpenId { me { wxMiniOpenId } }"
 _TAKE_PAYMENT = """mutation TakePayment($order: ID!, $payment: ID!) {
   takeOrderPayment(orderSn: $order, paymentSn: $payment) }"""
+_STALLED_REFUNDS = """query StalledOrderRefunds($olderThan: Int!, $first: Int!) {
+  stalledOrderRefunds(olderThanSeconds: $olderThan, first: $first) {
+    orderSn paymentSn amount reason } }"""
+_FINISH_REFUND = """mutation FinishOrderRefund($order: ID!, $payment: ID!) {
+  finishOrderRefund(orderSn: $order, paymentSn: $payment) }"""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,16 @@ class OrderToPay:
     trade_state: str
     total: int  # fen
     pay_deadline: datetime
+
+
+@dataclass(frozen=True)
+class StalledRefund:
+    """An order REFUNDING for too long, and the refund its guest was told of."""
+
+    order_sn: str
+    payment_sn: str
+    amount: int  # fen
+    reason: str | None
 
 
 class Peers:
@@ -84,6 +99,29 @@ class Peers:
         )
         outcome: str = data["takeOrderPayment"]
         return outcome
+
+    async def stalled_refunds(self, *, older_than_seconds: int, first: int) -> list[StalledRefund]:
+        """Orders REFUNDING for longer than `older_than_seconds` (the consistency job)."""
+        data = await self._orders_internal.query(
+            _STALLED_REFUNDS, {"olderThan": older_than_seconds, "first": first}
+        )
+        return [
+            StalledRefund(
+                order_sn=row["orderSn"],
+                payment_sn=row["paymentSn"],
+                amount=row["amount"],
+                reason=row["reason"],
+            )
+            for row in data["stalledOrderRefunds"]
+        ]
+
+    async def finish_refund(self, order_sn: str, payment_sn: str) -> bool:
+        """Tell orders the payment that paid the order is refunded (the consistency job)."""
+        data = await self._orders_internal.query(
+            _FINISH_REFUND, {"order": order_sn, "payment": payment_sn}
+        )
+        finished: bool = data["finishOrderRefund"]
+        return finished
 
     async def aclose(self) -> None:
         await self._orders.aclose()

@@ -1,6 +1,7 @@
 """Money ends where it belongs even when messages are lost for good: one paid payment per
-order, a dead-lettered "payment succeeded" repaired by the consistency job, and a worker
-that was down past the deadline never cancelling a paid order.
+order, a dead-lettered "payment succeeded" repaired by the consistency job, a guest's
+refund finished by it with the worker gone, and a worker that was down past the
+deadline never cancelling a paid order.
 
 No worker or scheduler runs for this module unless a test starts them: a test first
 arranges the fault (a message dropped after it left the outbox, a worker down), then
@@ -20,9 +21,11 @@ import pytest
 from sqlalchemy import CursorResult, select, update
 
 from common.db import Database
-from common.events import MARK_ORDER_PAID
+from common.events import MARK_ORDER_PAID, REFUND_PAYMENT
 from common.models import utcnow
 from common.settings import Domain, Settings
+from subgraphs.orders.models import OutboxMessage as OrdersOutboxMessage
+from subgraphs.orders.service import PaymentOutcome, take_payment
 from subgraphs.payments.models import LedgerEntry, OutboxMessage
 from tests.support.graphql import GraphQLClient
 from tests.support.payments import book, pay_init, prepay_id, sandbox_pay
@@ -39,6 +42,8 @@ CANCEL = "mutation($sn: ID!) { cancelHomestayOrder(sn: $sn) { sn tradeState } }"
 ORDER = "query($sn: ID!) { homestayOrder(sn: $sn) { sn tradeState tradeCode payDeadline } }"
 PAYMENT_BY_ORDER = """query($sn: ID!) { paymentByOrder(orderSn: $sn) {
   sn payStatus payTotal refundTotal } }"""
+REFUND = """mutation($sn: ID!) { requestHomestayOrderRefund(sn: $sn) {
+  sn tradeState refundAmount } }"""
 # The consistency job looks at every successful payment at once, every second.
 FAST_CONVERGENCE = {
     "PAYMENT_CONVERGE_AFTER_SECONDS": "0",
@@ -64,6 +69,13 @@ async def payer(router: GraphQLClient, stack: Stack) -> Account:
 @pytest.fixture(scope="module")
 async def payments_db(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings.database_url(Domain.PAYMENTS))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="module")
+async def orders_db(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings.database_url(Domain.ORDERS))
     yield db
     await db.dispose()
 
@@ -126,17 +138,22 @@ async def _paid(router: GraphQLClient, stack: Stack, guest: Account, order_sn: s
     return sn
 
 
-async def _drop_message(db: Database, actor_name: str, payment_sn: str) -> None:
+async def _drop_message(
+    db: Database,
+    actor_name: str,
+    payment_sn: str,
+    outbox: type[OutboxMessage | OrdersOutboxMessage] = OutboxMessage,
+) -> None:
     """The message leaves the outbox and is never processed (dead-lettered, lost)."""
     async with db.write_session() as session:
         result = cast(
             CursorResult[Any],
             await session.execute(
-                update(OutboxMessage)
+                update(outbox)
                 .where(
-                    OutboxMessage.actor_name == actor_name,
-                    OutboxMessage.payload.contains(payment_sn),
-                    OutboxMessage.sent_at.is_(None),
+                    outbox.actor_name == actor_name,
+                    outbox.payload.contains(payment_sn),
+                    outbox.sent_at.is_(None),
                 )
                 .values(sent_at=utcnow())
             ),
@@ -259,17 +276,59 @@ async def test_a_worker_down_past_the_deadline_does_not_cancel_a_paid_order(
     assert [(row.source, row.wechat_state) for row in queried] == [("query", "SUCCESS")]
 
 
+async def test_a_refund_whose_messages_are_lost_is_finished_by_the_consistency_job(
+    router: GraphQLClient,
+    stack: Stack,
+    catalog: Catalog,
+    payer: Account,
+    payments_db: Database,
+    orders_db: Database,
+    start_background: Any,
+) -> None:
+    """The guest's refund request to payments is lost (dead-lettered), and the worker is
+    gone for good, so WeChat's REFUNDED would never reach the order either. The
+    scheduler's consistency job alone refunds the amount the guest was told, once, and
+    finishes the order."""
+    order = await book(router, payer, catalog.homestay_ids[5], start_in=75)
+    payment_sn = await _paid(router, stack, payer, order["sn"])
+    await _drop_message(payments_db, MARK_ORDER_PAID.actor_name, payment_sn)
+    # The order is paid as the broadcast would have paid it.
+    assert await take_payment(orders_db, order["sn"], payment_sn) is PaymentOutcome.PAID
+    asked = (await router.execute(REFUND, {"sn": order["sn"]}, token=payer.access_token)).ok()
+    refund = asked["requestHomestayOrderRefund"]
+    assert (refund["tradeState"], refund["refundAmount"]) == ("REFUNDING", order["orderTotalPrice"])
+    await _drop_message(orders_db, REFUND_PAYMENT.actor_name, payment_sn, OrdersOutboxMessage)
+
+    start_background(worker=False)
+
+    async def refunded() -> bool:
+        return bool((await _order(router, payer, order["sn"]))["tradeState"] == "REFUNDED")
+
+    took = await _until("the order is refunded", refunded)
+    print(f"consistency job: stalled refund finished after {took:.1f}s")
+    payment = await _payment(router, payer, order["sn"])
+    assert (payment["sn"], payment["payStatus"]) == (payment_sn, "REFUNDED")
+    assert payment["refundTotal"] == refund["refundAmount"]
+    rows = await _ledger(payments_db, payment_sn)
+    assert len({row.refund_sn for row in rows if row.refund_sn}) == 1  # one refund, not two
+    assert sum(row.refunded for row in rows) == refund["refundAmount"]
+
+
 SETTLE_OR_CLOSE = """mutation($sn: ID!) {
   settleOrCloseOrderPayment(orderSn: $sn) { verdict paymentSn } }"""
 TAKE_PAYMENT = """mutation($order: ID!, $payment: ID!) {
   takeOrderPayment(orderSn: $order, paymentSn: $payment) }"""
+FINISH_REFUND = """mutation($order: ID!, $payment: ID!) {
+  finishOrderRefund(orderSn: $order, paymentSn: $payment) }"""
+STALLED_REFUNDS = "{ stalledOrderRefunds(olderThanSeconds: 0) { orderSn paymentSn amount } }"
 
 
 async def test_the_internal_mutations_need_the_internal_token(
     router: GraphQLClient, stack: Stack, catalog: Catalog, payer: Account
 ) -> None:
-    """Closing someone's payment or marking an order paid with a made-up payment: the
-    router does not know these fields, and a direct caller without the token is refused."""
+    """Closing someone's payment, marking an order paid or refunded with a made-up
+    payment, listing refunding orders: the router does not know these fields, and a
+    direct caller without the token is refused."""
     order = await book(router, payer, catalog.homestay_ids[4], start_in=74)
     params = (await pay_init(router, payer, order["sn"])).ok()["wxPayHomestayOrder"]
     payments = GraphQLClient(stack.subgraph_urls[Domain.PAYMENTS])
@@ -281,12 +340,18 @@ async def test_the_internal_mutations_need_the_internal_token(
     )
     assert via_router.data is None and via_router.errors
     assert (await router.execute(TAKE_PAYMENT, take, token=payer.access_token)).errors
+    assert (await router.execute(FINISH_REFUND, take, token=payer.access_token)).errors
+    assert (await router.execute(STALLED_REFUNDS, token=payer.access_token)).errors
     wrong = {"X-Looklook-Internal-Token": "guessed"}
     for headers in ({}, wrong):
         closing = await payments.execute(SETTLE_OR_CLOSE, {"sn": order["sn"]}, headers=headers)
         assert closing.codes == ["FORBIDDEN"]
         taking = await orders.execute(TAKE_PAYMENT, take, headers=headers)
         assert taking.codes == ["FORBIDDEN"]
+        finishing = await orders.execute(FINISH_REFUND, take, headers=headers)
+        assert finishing.codes == ["FORBIDDEN"]
+        listing = await orders.execute(STALLED_REFUNDS, headers=headers)
+        assert listing.codes == ["FORBIDDEN"] and listing.data is None
 
     assert (await _order(router, payer, order["sn"]))["tradeState"] == "WAIT_PAY"
     payment = await _payment(router, payer, order["sn"])
