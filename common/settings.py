@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     s3_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a presigned upload URL stays usable, and the largest image per purpose.
     image_upload_expiry_seconds: int = Field(default=300, gt=0, le=3600)
+    # An upload not attached this long after it was written is deleted (hourly job).
+    image_upload_retention_seconds: int = Field(default=86400, ge=3600)
     avatar_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     homestay_banner_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     business_cover_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)

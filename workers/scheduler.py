@@ -8,7 +8,7 @@ minute (asking payments first, like the close job); ask WeChat about payments
 whose notification is overdue, every minute; match every successful payment
 with its order (the consistency job), every minute; mark paid stays USED after
 check-out, every ten minutes; forget spent refresh tokens past their expiry,
-hourly. Each runs at start too, so work missed
+and delete image uploads never attached, hourly. Each runs at start too, so work missed
 while everything was down is caught up at once. Redis locks make each slot run
 once across replicas; every job is idempotent anyway, so when Redis itself is
 unreachable jobs run unlocked rather than not at all.
@@ -22,7 +22,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -33,10 +33,13 @@ from redis.exceptions import RedisError
 
 from common.db import Database
 from common.logs import configure_logging
+from common.models import utcnow
 from common.outbox import OutboxMixin, kick_channel, purge_sent, relay
 from common.redis import create_redis, process_redis
 from common.settings import Domain, Settings
 from common.signals import install_publisher
+from common.storage.client import ObjectStorage
+from common.storage.images import purge_unattached_uploads
 from common.telemetry import instrument_redis, setup_tracing, shutdown_tracing
 from subgraphs.orders.payments import PaymentsClient, PaymentsGate
 from subgraphs.orders.service import close_overdue_orders, finish_stays
@@ -137,11 +140,18 @@ def payments_jobs(db: Database, settings: Settings, orders: OrdersGate) -> list[
     ]
 
 
-def users_jobs(db: Database) -> list[Job]:
+def users_jobs(db: Database, storage: ObjectStorage, settings: Settings) -> list[Job]:
     async def purge_refresh_tokens() -> int:
         return await purge_spent_refresh_tokens(db)
 
-    return [Job("users.purge_spent_refresh_tokens", PURGE_SECONDS, purge_refresh_tokens)]
+    async def purge_uploads() -> int:
+        retention = timedelta(seconds=settings.image_upload_retention_seconds)
+        return await purge_unattached_uploads(storage, uploaded_before=utcnow() - retention)
+
+    return [
+        Job("users.purge_spent_refresh_tokens", PURGE_SECONDS, purge_refresh_tokens),
+        Job("users.purge_unattached_uploads", PURGE_SECONDS, purge_uploads),
+    ]
 
 
 @dataclass
@@ -256,10 +266,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     loops: dict[str, RelayLoop] = {}
     payments = PaymentsClient(settings)  # orders' sweeper asks payments before cancelling
     peers = Peers(settings)  # payments' consistency job tells orders about payments
+    storage = ObjectStorage(settings)  # uploads never attached are deleted
     periodic = [
         *orders_jobs(databases[Domain.ORDERS], payments),
         *payments_jobs(databases[Domain.PAYMENTS], settings, peers),
-        *users_jobs(databases[Domain.USERS]),
+        *users_jobs(databases[Domain.USERS], storage, settings),
     ]
     for domain in OUTBOXES:
         db = databases[domain]
@@ -298,6 +309,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await db.dispose()
         await peers.aclose()
         await payments.aclose()
+        await storage.aclose()
         await resources.dispose()
         logger.info("scheduler stopped")
 

@@ -2,8 +2,8 @@
 
 Any S3-compatible store works (SeaweedFS in development and tests, MinIO in
 docker-compose, COS / OSS / S3 in production); only these calls are used:
-presigning a PUT (local, no request), HEAD, a ranged GET, PUT, DELETE and
-HEAD/CREATE bucket. A store that cannot be reached (or refuses our credentials)
+presigning a PUT (local, no request), HEAD, a ranged GET, PUT, DELETE, a listing
+by prefix and HEAD/CREATE bucket. A store that cannot be reached (or refuses our credentials)
 is SERVICE_UNAVAILABLE to the client, never a bug.
 """
 
@@ -13,6 +13,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -177,6 +178,18 @@ class ObjectStorage:
             await (await self._s3()).delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable(error) from error
+
+    async def keys_written_before(self, prefix: str, before: datetime) -> list[str]:
+        """Keys under `prefix` whose object was last written before `before` (all pages)."""
+        keys: list[str] = []
+        try:
+            paginator = (await self._s3()).get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                contents = page.get("Contents", [])
+                keys.extend(item["Key"] for item in contents if item["LastModified"] < before)
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable(error) from error
+        return keys
 
     async def bucket_exists(self) -> bool:
         """True when the bucket answers; False when it is missing. Unreachable: raises."""

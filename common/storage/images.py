@@ -11,6 +11,10 @@ checks the key's owner and purpose, then copies the object under `attached/`
 (where no upload URL reaches), removes the upload, and checks the copy's size and
 first bytes. What is attached can no longer change; what fails is deleted (it is
 the caller's own upload, under their own key).
+
+3. An upload never attached is deleted by the scheduler
+   (`purge_unattached_uploads`) once it is IMAGE_UPLOAD_RETENTION_SECONDS old, so
+   abandoned uploads do not pile up in the bucket.
 """
 
 from __future__ import annotations
@@ -140,3 +144,19 @@ async def claim_given(
     if raw_key is KEEP or raw_key is None:
         return raw_key
     return await claim_image(storage, raw_key, owner_id=owner_id, purpose=purpose, field=field)
+
+
+async def purge_unattached_uploads(storage: ObjectStorage, *, uploaded_before: datetime) -> int:
+    """Delete uploads written before `uploaded_before` that were never attached.
+
+    An attached image lives under `attached/`; an upload left under its own key was
+    never attached (or failed its checks). Only keys of our exact shape are touched,
+    so anything else an operator keeps in the bucket stays. Returns how many went.
+    """
+    purged = 0
+    for purpose in ImagePurpose:
+        for key in await storage.keys_written_before(f"{purpose.value}/", uploaded_before):
+            if parse_key(key) is not None:
+                await storage.delete(key)
+                purged += 1
+    return purged

@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from common.settings import Settings
+from common.storage.client import ObjectStorage
+from common.storage.images import purge_unattached_uploads
 from tests.support.graphql import GraphQLClient
 from tests.support.hosts import homestay_input
 from tests.support.images import (
@@ -327,3 +330,42 @@ async def test_a_landlord_cannot_attach_what_is_not_their_own_image(
         "query($id: ID!) { homestay(id: $id) { title } }", {"id": homestay["id"]}
     )
     assert title.ok()["homestay"]["title"] == homestay_input()["title"]
+
+
+async def test_uploads_never_attached_are_purged_and_attached_images_stay(
+    router: GraphQLClient, settings: Settings
+) -> None:
+    """The scheduler's purge deletes uploads older than the retention that were never
+    attached; attached images, recent uploads and objects that are not uploads stay."""
+    account = await register(router)
+    token = account.access_token
+    kept_key = await upload_image(router, token, "AVATAR")
+    attached = await router.execute(UPDATE_AVATAR, {"key": kept_key}, token=token)
+    kept_url = attached.ok()["updateProfile"]["avatar"]
+    abandoned = await create_upload(router, token, "AVATAR", "image/png")
+    assert (await put_upload(abandoned, image_bytes("image/png"))).status_code == 200
+    storage = ObjectStorage(settings)
+    foreign = f"avatar/{account.user_id}/notes.txt"  # not an upload key: an operator's file
+    try:
+        await storage.put(foreign, b"keep me", content_type="text/plain")
+
+        recent = await purge_unattached_uploads(
+            storage, uploaded_before=datetime.now(UTC) - timedelta(hours=1)
+        )
+        assert recent == 0
+        assert await storage.stat(abandoned["imageKey"]) is not None
+
+        purged = await purge_unattached_uploads(
+            storage, uploaded_before=datetime.now(UTC) + timedelta(minutes=1)
+        )
+
+        assert purged >= 1
+        assert await storage.stat(abandoned["imageKey"]) is None
+        assert await storage.stat(foreign) is not None
+    finally:
+        await storage.delete(foreign)
+        await storage.aclose()
+    late = await router.execute(UPDATE_AVATAR, {"key": abandoned["imageKey"]}, token=token)
+    _refused_field(late, "avatarKey")
+    assert (await _get(kept_url)).status_code == 200
+    assert await _avatar(router, account) == kept_url
