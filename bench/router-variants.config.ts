@@ -5,8 +5,8 @@ import { gatewayConfig as base } from '../router/gateway.config.ts';
 
 const off = new Set((process.env.BENCH_ROUTER_OFF ?? '').split(',').filter(Boolean));
 // The order of the plugins in gateway.config.ts: limits, codeErrors,
-// clientContext, compressPages.
-const PLUGINS = ['limits', 'codeErrors', 'clientContext', 'compressPages'];
+// clientContext, nameSubgraphOperations, compressPages.
+const PLUGINS = ['limits', 'codeErrors', 'clientContext', 'subgraphNames', 'compressPages'];
 
 export const gatewayConfig = {
   ...base,

@@ -45,6 +45,7 @@ PARTS = [
     "propagateHeaders,clientContext",
     "limits",
     "codeErrors",
+    "subgraphNames",
 ]
 EVERYTHING = ",".join(PARTS)
 

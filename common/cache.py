@@ -35,6 +35,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common.maybe import MaybeAwaitable
+
 logger = logging.getLogger("looklook.cache")
 
 K = TypeVar("K", bound=Hashable)
@@ -283,6 +285,11 @@ class VersionedCache(Generic[K, V]):
 
     async def get(self, key: K) -> V | None:
         return (await self.get_many([key]))[0]
+
+    def at_hand(self, key: K) -> MaybeAwaitable[V | None]:
+        """The value now when this process holds it (no await: common.maybe), else `get`."""
+        hit, value = self.cached(key)
+        return value if hit else self.get(key)
 
     async def get_many(self, keys: Sequence[K]) -> list[V | None]:
         """Values in the order of `keys`; None where no row exists."""

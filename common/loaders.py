@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from common.cache import VersionedCache
+from common.maybe import MaybeAwaitable
 from common.resources import Resources
 
 K = TypeVar("K", bound=Hashable)
@@ -44,6 +46,16 @@ class LoaderRegistry:
         """
         row_id = parse_row_id(id)
         return None if row_id is None else await self.get(batch).load(row_id)
+
+    def cached_or_load(
+        self, cache: VersionedCache[K, V], batch: BatchFn[K, V | None], key: K
+    ) -> MaybeAwaitable[V | None]:
+        """The value this process holds for `key` now (no await, no DataLoader future:
+        see common.maybe), else the request's DataLoader's (batched with the rest)."""
+        hit, value = cache.cached(key)
+        if hit:
+            return value
+        return self.get(batch).load(key)
 
 
 _MAX_ROW_ID = 2**63 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 from strawberry.federation.schema_directives import Key
@@ -15,6 +15,7 @@ from common.auth.permissions import IsAuthenticated
 from common.context import Info
 from common.errors import NotFound
 from common.loaders import parse_row_id
+from common.maybe import MaybeAwaitable, then
 from common.pagination import (
     CONNECTION_SIZE,
     DEFAULT_PAGE_SIZE,
@@ -131,22 +132,32 @@ class Homestay:
             _business_id=record.business_id,
         )
 
-    @strawberry.field
-    async def business(self, info: Info) -> HomestayBusiness:
+    # The fields below answer at once from this process's cache (common.maybe).
+    @strawberry.field(graphql_type=Annotated["HomestayBusiness", strawberry.lazy(__name__)])
+    def business(self, info: Info) -> MaybeAwaitable[HomestayBusiness]:
         cache = _cache(info).businesses
-        record = await load_through(info, cache, businesses_by_id, self._business_id)
+        found = info.context.loaders.cached_or_load(cache, businesses_by_id, self._business_id)
+        return then(found, self._business_of)
+
+    def _business_of(self, record: BusinessRecord | None) -> HomestayBusiness:
         if record is None:
             raise LookupError(f"homestay {self.id} points to missing business {self._business_id}")
         return HomestayBusiness.of(record)
 
-    @strawberry.field(description="Newest first.", directives=[CONNECTION_SIZE])
-    async def comments(
+    @strawberry.field(
+        description="Newest first.",
+        directives=[CONNECTION_SIZE],
+        graphql_type=Connection[HomestayComment],
+    )
+    def comments(
         self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
-    ) -> Connection[HomestayComment]:
+    ) -> MaybeAwaitable[Connection[HomestayComment]]:
         size = page_size(first)
         page = CommentPage(int(self.id), size + 1, decode_id_cursor(after))
-        rows = await load_through(info, _cache(info).comment_pages, comment_pages, page)
-        return build_connection(rows or [], size, lambda r: (r.id,), HomestayComment.of)
+        found = info.context.loaders.cached_or_load(_cache(info).comment_pages, comment_pages, page)
+        return then(
+            found, lambda rows: build_connection(rows or [], size, _id_key, HomestayComment.of)
+        )
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
@@ -208,6 +219,10 @@ def _cache(info: Info) -> TravelCache:
     return info.context.resources.component(TravelCache)
 
 
+def _id_key(record: CommentRecord) -> tuple[int]:
+    return (record.id,)
+
+
 def _preferred_cursor(after: str | None) -> tuple[int, int] | None:
     key = decode_int_cursor(after, 2)
     return (key[0], key[1]) if key else None
@@ -235,13 +250,19 @@ class Query:
     @strawberry.field(
         description="为你优选: the curated list, in its configured order.",
         directives=[CONNECTION_SIZE],
+        graphql_type=Connection[Homestay],
     )
-    async def preferred_homestays(
+    def preferred_homestays(
         self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
-    ) -> Connection[Homestay]:
+    ) -> MaybeAwaitable[Connection[Homestay]]:
         size = page_size(first)
-        rows = await _cache(info).preferred.get(PreferredPage(size + 1, _preferred_cursor(after)))
-        return build_connection(rows or [], size, lambda r: r.key, lambda r: Homestay.of(r.record))
+        found = _cache(info).preferred.at_hand(PreferredPage(size + 1, _preferred_cursor(after)))
+        return then(
+            found,
+            lambda rows: build_connection(
+                rows or [], size, lambda r: r.key, lambda r: Homestay.of(r.record)
+            ),
+        )
 
     @strawberry.field(description="猜你喜欢: homestays the guest may like.", directives=[LIST_SIZE])
     async def guess_homestays(

@@ -14,6 +14,7 @@ from common.auth.tokens import TokenPair
 from common.context import Info
 from common.errors import Unauthenticated
 from common.loaders import parse_row_id
+from common.maybe import MaybeAwaitable, then
 from common.schema import build_schema
 from common.storage import keys as image_keys
 from common.storage.client import ObjectStorage
@@ -80,16 +81,16 @@ class User:
         return await service.wx_mini_openid(info.context.resources.db, int(self.id))
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
-        """Other subgraphs' references (`_entities`): from this process's memory when it
-        holds the profile, else batched through Redis and the database."""
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> MaybeAwaitable[Self | None]:
+        """Other subgraphs' references (`_entities`): at once from this process's memory
+        when it holds the profile (common.maybe), else batched through Redis and the
+        database."""
         user_id = parse_row_id(id)
         if user_id is None:
             return None
-        hit, record = info.context.resources.component(UsersCache).users.cached(user_id)
-        if not hit:
-            record = await info.context.loaders.get(cached_users_by_id).load(user_id)
-        return cls.from_row(record) if record else None
+        cache = info.context.resources.component(UsersCache).users
+        found = info.context.loaders.cached_or_load(cache, cached_users_by_id, user_id)
+        return then(found, lambda record: cls.from_row(record) if record else None)
 
 
 @strawberry.type
