@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-from common.cache import VersionedCache
-from common.context import Info
-from common.loaders import BatchFn
 from common.resources import Resources
 from subgraphs.travel.cache import BusinessHomestayPage, CommentPage, TravelCache
 from subgraphs.travel.records import BusinessRecord, CommentRecord, HomestayRecord
 
 __all__ = ["BusinessHomestayPage", "CommentPage"]
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 async def homestays_by_id(
@@ -42,17 +35,3 @@ async def business_homestay_pages(
 ) -> Sequence[list[HomestayRecord] | None]:
     """Like `comment_pages`: every business on a page in one windowed statement."""
     return await resources.component(TravelCache).business_homestays.get_many(pages)
-
-
-async def load_through(
-    info: Info, cache: VersionedCache[K, V], batch: BatchFn[K, V | None], key: K
-) -> V | None:
-    """The value this process holds for `key`, else the request's DataLoader (batched).
-
-    A hit skips the DataLoader's future and scheduling: on a cached page, most fields'
-    values are already in memory.
-    """
-    hit, value = cache.cached(key)
-    if hit:
-        return value
-    return await info.context.loaders.get(batch).load(key)

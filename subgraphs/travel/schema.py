@@ -40,7 +40,6 @@ from subgraphs.travel.loaders import (
     businesses_by_id,
     comment_pages,
     homestays_by_id,
-    load_through,
 )
 from subgraphs.travel.models import RowType
 from subgraphs.travel.peers import OrdersClient
@@ -160,13 +159,13 @@ class Homestay:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> MaybeAwaitable[Self | None]:
         """Also a deleted homestay: a past order's reference still resolves (from its row)."""
         row_id = parse_row_id(id)
         if row_id is None:
             return None
-        record = await load_through(info, _cache(info).homestays, homestays_by_id, row_id)
-        return cls.of(record) if record else None
+        found = info.context.loaders.cached_or_load(_cache(info).homestays, homestays_by_id, row_id)
+        return then(found, lambda record: cls.of(record) if record else None)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -194,32 +193,35 @@ class HomestayBusiness:
         )
 
     @strawberry.field(
-        description="The landlord's homestays on sale, newest first.", directives=[CONNECTION_SIZE]
+        description="The landlord's homestays on sale, newest first.",
+        directives=[CONNECTION_SIZE],
+        graphql_type=Connection[Homestay],
     )
-    async def homestays(
+    def homestays(
         self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
-    ) -> Connection[Homestay]:
+    ) -> MaybeAwaitable[Connection[Homestay]]:
         size = page_size(first)
         page = BusinessHomestayPage(int(self.id), size + 1, decode_id_cursor(after))
         cache = _cache(info).business_homestays
-        rows = await load_through(info, cache, business_homestay_pages, page)
-        return build_connection(rows or [], size, lambda r: (r.id,), Homestay.of)
+        found = info.context.loaders.cached_or_load(cache, business_homestay_pages, page)
+        return then(found, lambda rows: build_connection(rows or [], size, _id_key, Homestay.of))
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> MaybeAwaitable[Self | None]:
         """Also a deleted business, like `Homestay.resolve_reference`."""
         row_id = parse_row_id(id)
         if row_id is None:
             return None
-        record = await load_through(info, _cache(info).businesses, businesses_by_id, row_id)
-        return cls.of(record) if record else None
+        cache = _cache(info).businesses
+        found = info.context.loaders.cached_or_load(cache, businesses_by_id, row_id)
+        return then(found, lambda record: cls.of(record) if record else None)
 
 
 def _cache(info: Info) -> TravelCache:
     return info.context.resources.component(TravelCache)
 
 
-def _id_key(record: CommentRecord) -> tuple[int]:
+def _id_key(record: CommentRecord | HomestayRecord) -> tuple[int]:
     return (record.id,)
 
 
