@@ -183,12 +183,25 @@ async def test_refunding_frees_the_nights_and_the_subscription_sees_it_through(
     assert done["payment"]["refundTotal"] == order["orderTotalPrice"]  # 20 days: all of it
 
     assert guest.openid is not None  # the payer is told their money went back
+    template = get_settings().wechat_refund_template_id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
-    while not (messages := await sandbox_messages(stack.sandbox_url, guest.openid)):
+    # The payer already has the "payment succeeded" message: wait for the refund's own.
+    while not (
+        refunds := [
+            m
+            for m in await sandbox_messages(stack.sandbox_url, guest.openid)
+            if m["template_id"] == template
+        ]
+    ):
         assert loop.time() < deadline, "the payer was never told of the refund"
         await asyncio.sleep(0.2)
-    refunds = [m for m in messages if m["template_id"] == get_settings().wechat_refund_template_id]
+    await asyncio.sleep(1)  # a second message, if any were sent, has arrived by now
+    refunds = [
+        m
+        for m in await sandbox_messages(stack.sandbox_url, guest.openid)
+        if m["template_id"] == template
+    ]
     assert [m["data"]["character_string1"]["value"] for m in refunds] == [order["sn"]]
 
 
