@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     check_in_attempts_per_landlord: int = Field(default=30, gt=0)
     check_in_window_seconds: int = Field(default=900, gt=0)
 
-    # Live subscriptions one user may hold on one payments process, and how often a live
+    # Live subscriptions one user may hold across every payments process, and how often a live
     # subscription re-checks its token (logout also ends it at once, over Redis pub/sub).
     max_live_subscriptions_per_user: int = Field(default=10, gt=0)
     subscription_auth_recheck_seconds: float = Field(default=30.0, gt=0)

@@ -3,8 +3,9 @@
 A subscription outlives the moment its token was checked, so this process keeps,
 per user, the subscriptions it serves:
 
-- a cap per user (MAX_LIVE_SUBSCRIPTIONS_PER_USER), so one account cannot hold
-  every subscription slot of a process;
+- a cap per user (MAX_LIVE_SUBSCRIPTIONS_PER_USER) across every process
+  (`common.auth.slots`, in Redis), so one account cannot hold every subscription
+  slot; this process's own count holds the cap too, alone when Redis is away;
 - a listener on the revocation channel (tokens.REVOCATIONS_CHANNEL): logout wakes
   the user's subscriptions at once, and each re-checks its token and ends with
   UNAUTHENTICATED;
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
+from common.auth.slots import SharedSlots
 from common.auth.tokens import REVOCATIONS_CHANNEL
 from common.errors import TooManySubscriptions
 from common.metrics import LIVE_SUBSCRIPTIONS
@@ -42,8 +44,10 @@ class LiveSessions:
     """This process's live subscriptions per user; a component of a subgraph that serves them."""
 
     def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
-        self._redis = redis or create_redis(settings.redis_url, max_connections=2)
+        # One connection for the revocation listener, the rest for slots.
+        self._redis = redis or create_redis(settings.redis_url, max_connections=4)
         self._per_user = settings.max_live_subscriptions_per_user
+        self._slots = SharedSlots(self._redis, self._per_user)
         self.recheck_seconds = settings.subscription_auth_recheck_seconds
         self._revoked: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
@@ -60,10 +64,14 @@ class LiveSessions:
         revoked = asyncio.Event()
         self._revoked[user_id].add(revoked)  # taken before any await: the cap holds
         LIVE_SUBSCRIPTIONS.inc()
+        slot: str | None = None
         try:
+            slot = await self._slots.take(user_id)  # TooManySubscriptions across processes
             await self._ensure_listener()
             yield revoked
         finally:
+            if slot is not None:
+                await self._slots.give_back(slot)
             LIVE_SUBSCRIPTIONS.dec()
             events = self._revoked.get(user_id)
             if events is not None:
@@ -105,6 +113,7 @@ class LiveSessions:
                 event.set()
 
     async def aclose(self) -> None:
+        await self._slots.aclose()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
