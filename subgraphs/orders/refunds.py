@@ -98,20 +98,18 @@ def clean_reason(reason: str | None) -> str | None:
     return cleaned or None
 
 
+def wechat_reason(reason: str | None) -> str:
+    """The reason WeChat shows the payer: the guest's own, else a standard one."""
+    return reason or GUEST_REFUND_REASON
+
+
 def _refund_request(
     payment_sn: str, amount: int, reason: str | None
 ) -> Callable[[AsyncSession], None]:
     """Payments refunds `amount` of the payment that paid the order (staged with the change)."""
 
     def stage(session: AsyncSession) -> None:
-        send(
-            session,
-            OutboxMessage,
-            REFUND_PAYMENT,
-            payment_sn,
-            amount,
-            reason or GUEST_REFUND_REASON,
-        )
+        send(session, OutboxMessage, REFUND_PAYMENT, payment_sn, amount, wechat_reason(reason))
 
     return stage
 

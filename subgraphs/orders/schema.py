@@ -254,7 +254,7 @@ class StalledOrderRefund:
     order_sn: strawberry.ID
     payment_sn: strawberry.ID
     amount: int = strawberry.field(description="Fen, as the guest was told.")
-    reason: str | None
+    reason: str = strawberry.field(description="As WeChat shows it to the payer.")
 
     @classmethod
     def of(cls, row: OrderRow) -> Self:
@@ -263,7 +263,7 @@ class StalledOrderRefund:
             order_sn=strawberry.ID(row.sn),
             payment_sn=strawberry.ID(row.payment_sn),
             amount=row.refund_amount,
-            reason=row.refund_reason,
+            reason=refunds.wechat_reason(row.refund_reason),
         )
 
 

@@ -44,7 +44,7 @@ class StalledRefund:
     order_sn: str
     payment_sn: str
     amount: int  # fen
-    reason: str | None
+    reason: str  # as WeChat shows it to the payer
 
 
 class Peers:

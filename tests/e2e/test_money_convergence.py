@@ -25,8 +25,9 @@ from common.events import MARK_ORDER_PAID, REFUND_PAYMENT
 from common.models import utcnow
 from common.settings import Domain, Settings
 from subgraphs.orders.models import OutboxMessage as OrdersOutboxMessage
+from subgraphs.orders.refunds import GUEST_REFUND_REASON
 from subgraphs.orders.service import PaymentOutcome, take_payment
-from subgraphs.payments.models import LedgerEntry, OutboxMessage
+from subgraphs.payments.models import LedgerEntry, OutboxMessage, ThirdPayment
 from tests.support.graphql import GraphQLClient
 from tests.support.payments import book, pay_init, prepay_id, sandbox_pay
 from tests.support.stack import Stack
@@ -312,6 +313,11 @@ async def test_a_refund_whose_messages_are_lost_is_finished_by_the_consistency_j
     rows = await _ledger(payments_db, payment_sn)
     assert len({row.refund_sn for row in rows if row.refund_sn}) == 1  # one refund, not two
     assert sum(row.refunded for row in rows) == refund["refundAmount"]
+    async with payments_db.session() as session:
+        reason = await session.scalar(
+            select(ThirdPayment.refund_reason).where(ThirdPayment.sn == payment_sn)
+        )
+    assert reason == GUEST_REFUND_REASON  # what WeChat shows: as the lost message asked
 
 
 SETTLE_OR_CLOSE = """mutation($sn: ID!) {
