@@ -44,17 +44,18 @@ install-python: .venv/.synced
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
-## check-node: Node.js with npm (22 LTS is the target; 20 runs the router too)
+## check-node: Node.js ≥ 20 with npm, to install the router (which runs on the Node.js pinned in router/package.json)
 check-node:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-		|| { echo "node and npm not found: install Node.js 22 LTS (https://nodejs.org/en/download)" >&2; exit 1; }
+		|| { echo "node and npm not found: install Node.js 22 or 24 LTS (https://nodejs.org/en/download)" >&2; exit 1; }
 	@major=$$(node -p 'process.versions.node.split(".")[0]'); \
-		if [ "$$major" -lt 20 ]; then echo "node is $$(node --version); the router needs Node.js 22 LTS (20 works)" >&2; exit 1; fi; \
-		if [ "$$major" -lt 22 ]; then echo "note: node $$(node --version); the router targets Node.js 22 LTS (some gateway packages declare node >= 22.15 and npm's engine warnings are not shown; the test suite passes on 20)"; fi
+		if [ "$$major" -lt 20 ]; then echo "node is $$(node --version); npm needs Node.js 20 or newer to install the router" >&2; exit 1; fi
 
 install-router: router/node_modules/.package-lock.json
 
-# --loglevel=error: on Node 20 npm would print two dozen EBADENGINE warnings (see check-node).
+# `npm ci` also installs the router's own Node.js (the pinned `node` package; its install
+# script fetches the matching node-<os>-<arch> build from the npm registry).
+# --loglevel=error: on Node 20 npm would print two dozen EBADENGINE warnings.
 router/node_modules/.package-lock.json: router/package-lock.json router/package.json
 	@$(MAKE) --no-print-directory check-node
 	cd router && npm ci --no-audit --no-fund --loglevel=error

@@ -64,10 +64,8 @@ def start_router(
         "ROUTER_DEDUPLICATE_INFLIGHT": "false",
         **env,
     }
-    gateway, *args = devrunner.router_command()
-    # --cpu-prof is refused in NODE_OPTIONS: node runs the gateway's script itself then.
-    launcher = ["node", *node_flags, gateway] if node_flags else [gateway]
-    argv = [*launcher, *args, "--config-path", str(CONFIG)]
+    # --cpu-prof is refused in NODE_OPTIONS: it goes on node's own command line.
+    argv = [*devrunner.router_command(*node_flags), "--config-path", str(CONFIG)]
     process = stack.supervisor.start(name, argv, cwd=devrunner.ROUTER_DIR, env=full_env)
     stack.pids[name] = process.pid
     wait_until_up(f"http://127.0.0.1:{port}/readiness", process, timeout=90)

@@ -144,11 +144,21 @@ class Supervisor:
 _GATEWAY_LOG_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
 
 
-def router_command() -> list[str]:
-    gateway = shutil.which("hive-gateway", path=str(ROUTER_DIR / "node_modules" / ".bin"))
-    if gateway is None:
+def router_command(*node_flags: str) -> list[str]:
+    """The gateway CLI, run by the Node.js pinned in router/package.json.
+
+    `npm ci` installs that Node.js (the `node` package) into router/node_modules, so
+    dev, tests and `make bench` run the router on the runtime production runs (the
+    Dockerfile's base image), whatever the machine's own `node` is: the router's CPU
+    per request differs by a quarter between Node 20 and 24. Without it (an install
+    that omitted dev dependencies), the `node` on PATH runs the gateway.
+    """
+    bin_dir = ROUTER_DIR / "node_modules" / ".bin"
+    gateway = shutil.which("hive-gateway", path=str(bin_dir))
+    node = shutil.which("node", path=str(bin_dir)) or shutil.which("node")
+    if gateway is None or node is None:
         raise RuntimeError("router dependencies missing: run `npm ci` in router/")
-    return [gateway, "supergraph"]
+    return [node, *node_flags, gateway, "supergraph"]
 
 
 def router_env(settings: Settings) -> dict[str, str]:
