@@ -179,7 +179,7 @@ async def one_round(
         url=stack.router_url.replace("http://", "ws://", 1),
         init_payload={"authorization": f"Bearer {token}"},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        close_timeout=0.5,  # leaving the subscription should not wait for the router's close
+        close_timeout=0.5,  # bounds the close handshake (subscriptions are ended first, below)
     )
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
         events = session.subscribe(GraphQLRequest(PAYMENT_STATUS, variable_values={"sn": sn}))
@@ -191,10 +191,15 @@ async def one_round(
             json={"prepay_id": package.removeprefix("prepay_id=")},
         )
         paid.raise_for_status()
-        while True:
-            event = await asyncio.wait_for(anext(events), EVENT_TIMEOUT_SECONDS)
-            if event["paymentStatus"]["payStatus"] == "SUCCESS":
-                return time.perf_counter() - started
+        try:
+            while True:
+                event = await asyncio.wait_for(anext(events), EVENT_TIMEOUT_SECONDS)
+                if event["paymentStatus"]["payStatus"] == "SUCCESS":
+                    return time.perf_counter() - started
+        finally:
+            # Ends the subscription on the socket first: gql waits (close_timeout) for
+            # every subscription still open when the client leaves.
+            await events.aclose()
 
 
 async def measure(stack: LiveStack, say: Any) -> dict[str, Any]:
