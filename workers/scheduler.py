@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.db import Database
+from common.errors import ServiceUnavailable
 from common.logs import configure_logging
 from common.models import utcnow
 from common.outbox import OutboxMixin, kick_channel, purge_sent, relay
@@ -198,6 +199,10 @@ class JobRunner:
             else:  # the per-second relay: no span for every idle tick
                 result = await job.run()
             logger.log(logging.INFO if result else logging.DEBUG, "%s done: %s", job.name, result)
+        except ServiceUnavailable as error:
+            # A dependency that is down (object storage, a peer subgraph) is not a bug:
+            # one line, not a traceback every interval until it is back.
+            logger.warning("%s skipped: %s It runs again next interval.", job.name, error)
         except Exception:
             logger.exception("%s failed; it runs again next interval", job.name)
 

@@ -333,6 +333,39 @@ async def test_idle_jobs_log_at_debug_and_busy_ones_at_info(
     assert done == [(logging.DEBUG, f"{name} done: []"), (logging.INFO, f"{name} done: ['HSO1']")]
 
 
+async def test_a_job_whose_dependency_is_down_logs_one_line_and_a_bug_its_traceback(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Object storage down for an hour must not print a traceback every interval."""
+    from common.errors import ServiceUnavailable
+    from common.redis import create_redis
+    from workers.scheduler import Job, JobRunner
+
+    async def storage_down() -> None:
+        raise ServiceUnavailable("Image storage is unavailable right now; please try again.")
+
+    async def bug() -> None:
+        raise KeyError("oops")
+
+    redis = create_redis(settings.redis_url)
+    name = f"test.down.{make_sn(SnPrefix.HOMESTAY_ORDER)}"
+    try:
+        runner = JobRunner(redis)
+        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
+            await runner.run(Job(name, 1, storage_down, per_slot=False))
+            await runner.run(Job(name, 1, bug, per_slot=False))
+    finally:
+        await redis.aclose()
+    down, failed = [r for r in caplog.records if name in r.getMessage()]
+    assert (down.levelno, down.exc_info) == (logging.WARNING, None)
+    assert down.getMessage() == (
+        f"{name} skipped: Image storage is unavailable right now; please try again. "
+        "It runs again next interval."
+    )
+    assert failed.levelno == logging.ERROR
+    assert failed.exc_info is not None and failed.exc_info[0] is KeyError
+
+
 async def test_the_scheduler_relays_new_messages_and_stops_cleanly(
     settings: Settings, orders_db: Database, stack: Stack
 ) -> None:
