@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -308,28 +308,39 @@ async def test_a_job_slot_runs_once_across_scheduler_replicas(settings: Settings
         await redis.aclose()
 
 
+async def _log_of_runs(
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    *runs: Callable[[], Awaitable[object]],
+) -> list[logging.LogRecord]:
+    """Runs each function as job `name` once, in order; the scheduler's records about it."""
+    from common.redis import create_redis
+    from workers.scheduler import Job, JobRunner
+
+    redis = create_redis(settings.redis_url)
+    try:
+        runner = JobRunner(redis)
+        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
+            for run in runs:
+                await runner.run(Job(name, 1, run, per_slot=False))
+    finally:
+        await redis.aclose()
+    return [r for r in caplog.records if name in r.getMessage()]
+
+
 async def test_idle_jobs_log_at_debug_and_busy_ones_at_info(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An idle sweep every minute was a quarter of all `make dev` lines; work done still shows."""
-    from common.redis import create_redis
-    from workers.scheduler import Job, JobRunner
-
     results: list[list[str]] = [[], ["HSO1"]]
 
     async def job() -> list[str]:
         return results.pop(0)
 
-    redis = create_redis(settings.redis_url)
     name = f"test.idle.{make_sn(SnPrefix.HOMESTAY_ORDER)}"
-    try:
-        runner = JobRunner(redis)
-        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
-            await runner.run(Job(name, 1, job, per_slot=False))
-            await runner.run(Job(name, 1, job, per_slot=False))
-    finally:
-        await redis.aclose()
-    done = [(r.levelno, r.getMessage()) for r in caplog.records if name in r.getMessage()]
+    records = await _log_of_runs(settings, caplog, name, job, job)
+    done = [(r.levelno, r.getMessage()) for r in records]
     assert done == [(logging.DEBUG, f"{name} done: []"), (logging.INFO, f"{name} done: ['HSO1']")]
 
 
@@ -338,8 +349,6 @@ async def test_a_job_whose_dependency_is_down_logs_one_line_and_a_bug_its_traceb
 ) -> None:
     """Object storage down for an hour must not print a traceback every interval."""
     from common.errors import ServiceUnavailable
-    from common.redis import create_redis
-    from workers.scheduler import Job, JobRunner
 
     async def storage_down() -> None:
         raise ServiceUnavailable("Image storage is unavailable right now; please try again.")
@@ -347,16 +356,8 @@ async def test_a_job_whose_dependency_is_down_logs_one_line_and_a_bug_its_traceb
     async def bug() -> None:
         raise KeyError("oops")
 
-    redis = create_redis(settings.redis_url)
     name = f"test.down.{make_sn(SnPrefix.HOMESTAY_ORDER)}"
-    try:
-        runner = JobRunner(redis)
-        with caplog.at_level(logging.DEBUG, logger="workers.scheduler"):
-            await runner.run(Job(name, 1, storage_down, per_slot=False))
-            await runner.run(Job(name, 1, bug, per_slot=False))
-    finally:
-        await redis.aclose()
-    down, failed = [r for r in caplog.records if name in r.getMessage()]
+    down, failed = await _log_of_runs(settings, caplog, name, storage_down, bug)
     assert (down.levelno, down.exc_info) == (logging.WARNING, None)
     assert down.getMessage() == (
         f"{name} skipped: Image storage is unavailable right now; please try again. "
