@@ -7,6 +7,7 @@ the CLI refuses, a probe or Service pointing at the wrong port.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,18 @@ def test_the_router_image_is_self_contained() -> None:
     }
     ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
     assert {"data", "router/node_modules", ".venv", ".env"} <= set(ignored)
+
+
+def test_the_router_image_runs_the_node_major_that_dev_tests_and_bench_run() -> None:
+    """Dev, tests and `make bench` run the router on the `node` pinned in package.json;
+    the image brings its own Node. Measured on one, deployed on the other, if they drift."""
+    package = json.loads((PROJECT_ROOT / "router" / "package.json").read_text())
+    pinned_major = package["devDependencies"]["node"].split(".")[0]
+    assert package["allowScripts"]["node"] is True  # its install script fetches the binary
+    dockerfile = (PROJECT_ROOT / "router" / "Dockerfile").read_text()
+    image = re.search(r"^FROM node:(\d+)-slim$", dockerfile, re.MULTILINE)
+    assert image is not None, "router/Dockerfile: FROM node:<major>-slim"
+    assert image.group(1) == pinned_major
 
 
 def test_grafana_is_provisioned_from_the_repository() -> None:
