@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+import strawberry
 from strawberry.permission import BasePermission
 
 from common.context import Info
@@ -37,3 +38,16 @@ class IsInternalCaller(BasePermission):
         presented = info.context.request.headers.get(INTERNAL_TOKEN_HEADER, "")
         expected = info.context.resources.settings.internal_token
         return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def internal_field(*, description: str) -> Any:
+    """A field only our own processes may use: hidden from the router (`inaccessible`)
+    and refused without INTERNAL_TOKEN. One decorator, so no internal field can carry
+    one half of that and not the other."""
+    return strawberry.federation.field(
+        inaccessible=True, permission_classes=[IsInternalCaller], description=description
+    )
+
+
+# Strawberry's mutation decorator is its field decorator; the name says which root it is on.
+internal_mutation = internal_field

@@ -10,7 +10,7 @@ from typing import Annotated, Protocol, Self
 import strawberry
 
 from common import ratelimit
-from common.auth.permissions import IsAuthenticated, IsInternalCaller
+from common.auth.permissions import IsAuthenticated, internal_field, internal_mutation
 from common.clock import china_today
 from common.context import Info
 from common.db import Database
@@ -308,9 +308,7 @@ class Query:
             info, landlord_id, trade_state, first, after, lister=service.list_host_orders
         )
 
-    @strawberry.federation.field(
-        inaccessible=True,
-        permission_classes=[IsInternalCaller],
+    @internal_field(
         description="Internal (payments' consistency job): orders REFUNDING since more "
         "than `olderThanSeconds` ago, oldest first.",
     )
@@ -445,9 +443,7 @@ class Mutation:
         )
         return HomestayOrder.of(row)
 
-    @strawberry.federation.mutation(
-        inaccessible=True,
-        permission_classes=[IsInternalCaller],
+    @internal_mutation(
         description="Internal (payments' consistency job): this payment took the order's "
         "money. Answers PAID, ALREADY_PAID or REJECTED (the payment must be refunded).",
     )
@@ -459,9 +455,7 @@ class Mutation:
         )
         return outcome.name
 
-    @strawberry.federation.mutation(
-        inaccessible=True,
-        permission_classes=[IsInternalCaller],
+    @internal_mutation(
         description="Internal (payments' consistency job): WeChat refunded this payment, "
         "which paid the order: REFUNDING → REFUNDED. False if that changed nothing.",
     )

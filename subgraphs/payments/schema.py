@@ -10,7 +10,7 @@ from typing import Self
 import strawberry
 
 from common.auth.live import LiveSessions, while_authenticated
-from common.auth.permissions import IsAuthenticated, IsInternalCaller
+from common.auth.permissions import IsAuthenticated, internal_mutation
 from common.context import Info
 from common.errors import NotFound
 from common.resources import Resources
@@ -165,9 +165,7 @@ class Mutation:
             payment_sn=strawberry.ID(started.payment.sn),
         )
 
-    @strawberry.federation.mutation(
-        inaccessible=True,
-        permission_classes=[IsInternalCaller],
+    @internal_mutation(
         description="Internal (orders' close job): settle the order's payment if WeChat took "
         "the money, else close it at WeChat. Idempotent.",
     )
