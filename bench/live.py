@@ -30,10 +30,10 @@ import httpx
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from bench.run import BENCH_DIR, free_port, seed
+from bench.run import BENCH_DIR, seed
 from common import devrunner, migrations
 from common.clock import china_today
-from common.devrunner import Supervisor, wait_until_up
+from common.devrunner import Supervisor, free_port, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, Settings
 from common.subgraphs import app_path
 

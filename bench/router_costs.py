@@ -24,12 +24,11 @@ from bench.run import (
     HOME_QUERY,
     Stack,
     check_home,
-    free_port,
     load_with_cpu,
     post,
 )
 from common import devrunner
-from common.devrunner import wait_until_up
+from common.devrunner import free_port, wait_until_up
 from common.settings import PROJECT_ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results-router.json"

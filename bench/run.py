@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 
 from common import devrunner, migrations
-from common.devrunner import Supervisor, wait_until_up
+from common.devrunner import Supervisor, free_port, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, Settings
 from common.subgraphs import app_path
 from demo.seed import seed as seed_demo
@@ -74,13 +73,6 @@ SCENARIOS = {
 ROUTER_OF = {"a": "router-nocache", "e": "router-cache", "g": "router-js"}
 # Scenarios measured in-process rather than over HTTP (no rps of a server).
 IN_PROCESS = {"f"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -233,6 +234,28 @@ def python_env(settings: Settings) -> dict[str, str]:
         if name not in settings.model_fields_set
     }
     return {**env, "LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
+
+
+# Every port `free_port` returned in this process.
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing is bound to now, and never one this process handed out before.
+
+    For the test and bench stacks, which reserve ports before starting anything: a port
+    reserved for a process that has not bound it yet is free to the kernel, and bind(0)
+    hands the same port out again now and then (136 repeats in 2,000 calls here). Two
+    subgraphs given one port: the second cannot bind, its readiness check is answered by
+    the first, and every request for it reaches the wrong subgraph.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

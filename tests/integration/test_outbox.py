@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 
 from common.cli import main
 from common.db import Database
+from common.devrunner import free_port
 from common.events import CLOSE_UNPAID_ORDER, send
 from common.models import utcnow
 from common.outbox import backlog, kick_channel, purge_sent, relay
 from common.settings import Domain, Settings
 from common.signals import flush, install_publisher
 from subgraphs.orders.models import OutboxMessage
-from tests.support.backends import free_port
 from workers.broker import create_broker
 
 MAX_ATTEMPTS = 3

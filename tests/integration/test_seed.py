@@ -14,6 +14,7 @@ from sqlalchemy import String, create_engine, func, select
 
 from common import migrations
 from common.db import Database
+from common.devrunner import free_port
 from common.settings import Domain, Settings
 from common.storage.client import public_base_url
 from common.storage.sniff import sniff_image_type
@@ -35,7 +36,6 @@ from subgraphs.travel.models import (
 from subgraphs.users import validation
 from subgraphs.users.models import User, UserAuth
 from subgraphs.users.passwords import verify_password
-from tests.support.backends import free_port
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MODELS = (Homestay, HomestayActivity, HomestayBusiness, HomestayComment)

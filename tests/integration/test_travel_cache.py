@@ -13,6 +13,7 @@ from common.auth.tokens import TokenService
 from common.auth.versions import UsersServiceVersions
 from common.cache import VersionedCache
 from common.db import Database
+from common.devrunner import free_port
 from common.redis import create_redis
 from common.resources import Resources
 from common.settings import Settings
@@ -20,7 +21,6 @@ from subgraphs.travel import service
 from subgraphs.travel.cache import TravelCache
 from subgraphs.travel.management import update_homestay
 from subgraphs.travel.records import HomestayRecord
-from tests.support.backends import free_port
 from tests.support.travel import make_catalog
 
 CacheFactory = Callable[..., Awaitable[TravelCache]]

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from common.devrunner import free_port
 from common.redis import create_redis
 from common.settings import Settings
 from common.wechat.messages import TOKEN_KEY, SubscribeMessenger, WeChatMessageError
 from common.wechat.miniprogram import WeChatError
-from tests.support.backends import free_port
 from tests.support.sandbox import WeChatSandbox, wechat_sandbox
 
 PAGE = "pages/order/detail?sn=HSO2026112300000012345678"

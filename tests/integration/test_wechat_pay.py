@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from common.devrunner import free_port
 from common.settings import Settings
 from common.wechat.pay import (
     Notification,
@@ -33,7 +34,6 @@ from common.wechat.pay import (
 )
 from sandbox.keys import SandboxKeys, ensure_keys
 from sandbox.pay import signed_notification
-from tests.support.backends import free_port
 from tests.support.sandbox import (
     NotificationReceiver,
     Received,

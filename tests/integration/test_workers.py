@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from common.clock import china_today
 from common.db import Database
+from common.devrunner import free_port
 from common.events import CLOSE_UNPAID_ORDER, ORDERS_QUEUE
 from common.ids import SnPrefix, make_sn
 from common.outbox import relay
@@ -29,7 +30,6 @@ from common.settings import PROJECT_ROOT, Domain, Settings
 from subgraphs.orders.models import OutboxMessage, TradeState
 from subgraphs.orders.payments import PaymentsClient
 from subgraphs.orders.service import close_overdue_orders, finish_stays
-from tests.support.backends import free_port
 from tests.support.broker import Whereabouts, whereabouts
 from tests.support.orders import place_order, state_of
 from tests.support.stack import Stack

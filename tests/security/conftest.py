@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from common.devrunner import wait_until_up
+from common.devrunner import free_port, wait_until_up
 from common.settings import Domain
 from common.subgraphs import app_path
-from tests.support.backends import free_port
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.devrunner import free_port
 from common.errors import ErrorCode, PeerError
 from common.internal import InternalGraphQLClient
 from common.settings import Domain
-from tests.support.backends import free_port
 from tests.support.graphql import GraphQLClient
 from tests.support.stack import Stack
 from tests.support.users import LOGIN, ME, register

@@ -13,7 +13,6 @@ if it is missing); without it the bundled SeaweedFS (`weed mini`) is started.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,17 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 
-from common.devrunner import redis_server_binary
+from common.devrunner import free_port, redis_server_binary
 from common.migrations import fresh_databases
 from common.settings import Domain, Settings
 from common.storage.embedded import wait_for_bucket, weed_mini_argv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def database_urls(tmp: Path) -> dict[Domain, str]:

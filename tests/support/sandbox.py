@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from common.devrunner import free_port
 from common.settings import Settings
 from sandbox.app import create_app
 from sandbox.state import SandboxState
-from tests.support.backends import free_port
 
 START_SECONDS = 10.0
 

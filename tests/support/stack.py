@@ -16,10 +16,9 @@ from pathlib import Path
 import redis
 
 from common import devrunner
-from common.devrunner import Supervisor, wait_until_up
+from common.devrunner import Supervisor, free_port, wait_until_up
 from common.settings import PROJECT_ROOT, Domain, Settings, get_settings
 from common.subgraphs import app_path, available_domains
-from tests.support.backends import free_port
 
 # As `looklook serve` runs them: idle connections outlive the router's own idle timeout.
 KEEP_ALIVE = str(Settings.model_fields["keep_alive_seconds"].default)

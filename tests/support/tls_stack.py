@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from common.devrunner import wait_until_up
+from common.devrunner import free_port, wait_until_up
 from common.settings import Domain
-from tests.support.backends import free_port
 from tests.support.stack import Stack
 
 
